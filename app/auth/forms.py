@@ -1,0 +1,55 @@
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, PasswordField, StringField, SubmitField
+from wtforms.validators import EqualTo, InputRequired, Length, Regexp, ValidationError
+
+from app.forms import CodeField
+from app.models import User
+
+
+class RegistrationForm(FlaskForm):
+    username = StringField(
+        "Username",
+        validators=[
+            InputRequired(),
+            Length(min=3, max=32),
+            Regexp(r"^[A-Za-z0-9_.-]+$", message="Use letters, digits, dots, dashes and underscores."),
+        ],
+        render_kw={"autocomplete": "username"},
+    )
+    password = PasswordField(
+        "Password",
+        validators=[InputRequired(), Length(min=8, max=128, message="Use 8 to 128 characters.")],
+        render_kw={"autocomplete": "new-password"},
+    )
+    password2 = PasswordField(
+        "Repeat password",
+        validators=[InputRequired(), EqualTo("password", message="The passwords don't match.")],
+        render_kw={"autocomplete": "new-password"},
+    )
+    submit = SubmitField("Sign up")
+
+    def validate_username(self, field):
+        if User.by_username(field.data) is not None:
+            raise ValidationError("That username is taken. Please choose another.")
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Username", validators=[InputRequired(), Length(max=64)], render_kw={"autocomplete": "username"})
+    password = PasswordField("Password", validators=[InputRequired(), Length(max=128)], render_kw={"autocomplete": "current-password"})
+    remember_me = BooleanField("Remember me")
+    next = HiddenField()
+    submit = SubmitField("Log in")
+
+
+class PasswordConfirmForm(FlaskForm):
+    password = PasswordField("Password", validators=[InputRequired(), Length(max=128)], render_kw={"autocomplete": "current-password"})
+    submit = SubmitField("Confirm")
+
+
+class CodeForm(FlaskForm):
+    code = CodeField()
+    submit = SubmitField("Verify")
+
+
+class ActionForm(FlaskForm):
+    """A form with only the CSRF token, for POST buttons (log out, resend, call me)."""

@@ -1,0 +1,71 @@
+"""Security events: a row the person can see on the profile, and a structured log line."""
+import json
+import logging
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import SecurityEvent
+from app.security import client_ip, short_user_agent
+
+log = logging.getLogger("app.security_events")
+
+SIGNED_UP = "signed_up"
+LOGIN_SUCCEEDED = "login_succeeded"
+LOGIN_FAILED = "login_failed"
+PASSWORD_VERIFIED = "password_verified"
+CODE_SENT = "code_sent"
+CODE_FAILED = "code_failed"
+CODE_STEP_LOCKED = "code_step_locked"
+TWO_FACTOR_ENABLED = "2fa_enabled"
+TWO_FACTOR_DISABLED = "2fa_disabled"
+REAUTHENTICATED = "reauthenticated"
+LOGGED_OUT = "logged_out"
+SESSIONS_REVOKED = "sessions_revoked"
+
+DESCRIPTIONS = {
+    SIGNED_UP: "Account created",
+    LOGIN_SUCCEEDED: "Logged in",
+    LOGIN_FAILED: "Failed login",
+    PASSWORD_VERIFIED: "Password accepted, code step pending",
+    CODE_SENT: "Verification code sent",
+    CODE_FAILED: "Incorrect verification code",
+    CODE_STEP_LOCKED: "Code step locked after too many incorrect codes",
+    TWO_FACTOR_ENABLED: "Two-factor authentication turned on",
+    TWO_FACTOR_DISABLED: "Two-factor authentication turned off",
+    REAUTHENTICATED: "Identity confirmed for a sensitive change",
+    LOGGED_OUT: "Logged out",
+    SESSIONS_REVOKED: "Other sessions ended",
+}
+
+
+def record(kind, user=None, detail="", commit=True):
+    """Stores and logs one event. `detail` must never hold a code or a full phone number."""
+    event = SecurityEvent(
+        user_id=user.id if user is not None else None,
+        kind=kind,
+        detail=detail[:200],
+        ip=client_ip()[:45],
+        user_agent=short_user_agent()[:120],
+    )
+    db.session.add(event)
+    if commit:
+        db.session.commit()
+    log.info(json.dumps({
+        "event": kind,
+        "user_id": event.user_id,
+        "ip": event.ip,
+        "user_agent": event.user_agent,
+        "detail": event.detail,
+    }))
+    return event
+
+
+def recent(user, limit=20):
+    query = (
+        sa.select(SecurityEvent)
+        .where(SecurityEvent.user_id == user.id)
+        .order_by(SecurityEvent.created_at.desc(), SecurityEvent.id.desc())
+        .limit(limit)
+    )
+    return db.session.scalars(query).all()

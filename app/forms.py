@@ -1,0 +1,27 @@
+"""Fields shared by both blueprints."""
+from flask import current_app
+from wtforms import StringField, ValidationError
+from wtforms.validators import InputRequired
+
+
+class CodeField(StringField):
+    """The one-time code: digits only, spaces and dashes ignored, length checked before Twilio."""
+
+    def __init__(self, label="Verification code", **kwargs):
+        render_kw = {
+            "inputmode": "numeric",
+            "autocomplete": "one-time-code",
+            "pattern": r"[0-9 \-]*",
+            "maxlength": 12,
+            "autofocus": True,
+        }
+        super().__init__(label, validators=[InputRequired("Enter the code we sent you.")], render_kw=render_kw, **kwargs)
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        self.data = "".join(ch for ch in (self.data or "") if ch not in " -")
+
+    def pre_validate(self, form):
+        length = current_app.config["VERIFY_CODE_LENGTH"]
+        if self.data and not (self.data.isascii() and self.data.isdigit() and len(self.data) == length):
+            raise ValidationError(f"The code is {length} digits.")

@@ -1,0 +1,171 @@
+"""Database models: users with an optional verified phone, and their security events."""
+import secrets
+import sqlite3
+from datetime import datetime, timezone
+from typing import Optional
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask_login import UserMixin
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.extensions import db
+
+
+def utcnow():
+    return datetime.now(timezone.utc)
+
+
+def new_session_token():
+    return secrets.token_urlsafe(32)
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """Stores naive UTC, returns aware UTC: SQLite drops the zone, PostgreSQL keeps it."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
+# A fixed hash to check against when the username is unknown, so both paths cost the same.
+DUMMY_PASSWORD_HASH = generate_password_hash(secrets.token_urlsafe(16))
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    username: so.Mapped[str] = so.mapped_column(sa.String(32))
+    username_key: so.Mapped[str] = so.mapped_column(sa.String(32), unique=True, index=True)
+    password_hash: so.Mapped[str] = so.mapped_column(sa.String(256))
+    phone: so.Mapped[Optional[str]] = so.mapped_column(sa.String(20))
+    # Flask-Login's alternative id: rotating it ends every other session and remember cookie.
+    session_token: so.Mapped[str] = so.mapped_column(
+        sa.String(64), unique=True, default=new_session_token
+    )
+    # Wrong codes in a row across resends; the code step locks when too many come within an hour.
+    code_failures: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
+    code_failures_since: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
+    code_locked_until: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+
+    events: so.WriteOnlyMapped["SecurityEvent"] = so.relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    def __repr__(self):
+        return f"<User {self.username}>"
+
+    @staticmethod
+    def normalize_username(username):
+        return username.strip().casefold()
+
+    @classmethod
+    def by_username(cls, username):
+        key = cls.normalize_username(username)
+        return db.session.scalar(sa.select(cls).where(cls.username_key == key))
+
+    def set_username(self, username):
+        self.username = username.strip()
+        self.username_key = self.normalize_username(username)
+
+    def set_password(self, password):
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password):
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def two_factor_enabled(self):
+        return self.phone is not None
+
+    def get_id(self):
+        return self.session_token
+
+    def rotate_session_token(self):
+        self.session_token = new_session_token()
+
+    def enable_two_factor(self, phone):
+        self.phone = phone
+        self.rotate_session_token()
+
+    def disable_two_factor(self):
+        self.phone = None
+        self.reset_code_failures()
+        self.rotate_session_token()
+
+    def code_step_locked(self, now):
+        return self.code_locked_until is not None and self.code_locked_until > now
+
+    def reset_code_failures(self):
+        self.code_failures = 0
+        self.code_failures_since = None
+        self.code_locked_until = None
+
+    def record_code_failure(self, now, window, threshold, lock_for):
+        """Counts a wrong code; returns True when this failure locks the code step."""
+        if self.code_failures_since is None or now - self.code_failures_since > window:
+            self.code_failures = 0
+            self.code_failures_since = now
+        self.code_failures += 1
+        if self.code_failures >= threshold:
+            self.code_locked_until = now + lock_for
+            self.code_failures = 0
+            self.code_failures_since = None
+            return True
+        return False
+
+
+class SecurityEvent(db.Model):
+    __tablename__ = "security_events"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[Optional[int]] = so.mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    kind: so.Mapped[str] = so.mapped_column(sa.String(40))
+    detail: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
+    ip: so.Mapped[str] = so.mapped_column(sa.String(45), default="")
+    user_agent: so.Mapped[str] = so.mapped_column(sa.String(120), default="")
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+    user: so.Mapped[Optional[User]] = so.relationship(back_populates="events")
+
+
+class ConsoleVerification(db.Model):
+    """A development code (its hash only), for the console provider."""
+
+    __tablename__ = "console_verifications"
+
+    phone: so.Mapped[str] = so.mapped_column(sa.String(20), primary_key=True)
+    code_hash: so.Mapped[str] = so.mapped_column(sa.String(64))
+    expires_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime())
+    checks: so.Mapped[int] = so.mapped_column(default=0)
+    sends: so.Mapped[int] = so.mapped_column(default=0)
+
+
+@sa.event.listens_for(sa.engine.Engine, "connect")
+def enforce_sqlite_foreign_keys(dbapi_connection, _record):
+    """SQLite ignores ON DELETE CASCADE unless asked; PostgreSQL always honours it."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.execute("PRAGMA foreign_keys=ON")
+
+
+class ServerSession(db.Model):
+    """A server-side session: the cookie holds only this row's random id."""
+
+    __tablename__ = "sessions"
+
+    id: so.Mapped[str] = so.mapped_column(sa.String(255), primary_key=True)
+    data: so.Mapped[bytes] = so.mapped_column(sa.LargeBinary)
+    expires_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), index=True)

@@ -1,0 +1,73 @@
+"""Phone number parsing for enrolment: countries, validation, and the types we accept."""
+from functools import cache
+
+import phonenumbers
+from flask import current_app, request
+from phonenumbers import PhoneNumberType, geocoder
+
+# Types that can be a personal phone able to receive a text.
+SMS_CAPABLE = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE, PhoneNumberType.PERSONAL_NUMBER}
+REFUSED_TYPES = {
+    PhoneNumberType.PREMIUM_RATE: "Premium-rate numbers can't be used for 2FA.",
+    PhoneNumberType.SHARED_COST: "Shared-cost numbers can't be used for 2FA.",
+    PhoneNumberType.TOLL_FREE: "Toll-free numbers can't be used for 2FA.",
+    PhoneNumberType.VOIP: "Internet (VoIP) numbers can't be used for 2FA. Use a mobile number.",
+    PhoneNumberType.FIXED_LINE: "This looks like a landline, which can't receive texts. Use a mobile number.",
+    PhoneNumberType.PAGER: "Pager numbers can't be used for 2FA.",
+    PhoneNumberType.UAN: "Company numbers can't be used for 2FA. Use a mobile number.",
+    PhoneNumberType.VOICEMAIL: "Voicemail numbers can't be used for 2FA.",
+}
+
+
+# Regions phonenumbers serves without an example number to name them by.
+REGION_NAMES = {"AC": "Ascension Island", "TA": "Tristan da Cunha", "XK": "Kosovo"}
+
+
+class InvalidPhone(ValueError):
+    """The number can't be used; the message says why, in words a person understands."""
+
+
+@cache
+def all_countries():
+    """(region code, "Country (+code)") for every region phonenumbers knows, sorted by name."""
+    choices = []
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        example = phonenumbers.example_number(region) if region not in REGION_NAMES else None
+        name = REGION_NAMES.get(region) or geocoder.country_name_for_number(example, "en")
+        code = phonenumbers.country_code_for_region(region)
+        choices.append((region, f"{name or region} (+{code})"))
+    return sorted(choices, key=lambda choice: choice[1])
+
+
+def country_choices():
+    allowed = set(current_app.config["SMS_ALLOWED_COUNTRIES"])
+    return [choice for choice in all_countries() if not allowed or choice[0] in allowed]
+
+
+def default_country():
+    """The first country in the browser's Accept-Language that we serve, else the configured one."""
+    known = {region for region, _ in country_choices()}
+    for language, _quality in request.accept_languages:
+        region = language.replace("_", "-").split("-")[-1].upper() if "-" in language.replace("_", "-") else ""
+        if region in known:
+            return region
+    configured = current_app.config["DEFAULT_COUNTRY"]
+    return configured if configured in known else next(iter(sorted(known)), "US")
+
+
+def parse_phone(number, country):
+    """Returns the number in E.164, or raises InvalidPhone with the reason."""
+    try:
+        parsed = phonenumbers.parse(number, country)
+    except phonenumbers.NumberParseException:
+        raise InvalidPhone("This doesn't look like a phone number. Check it and try again.") from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise InvalidPhone("This phone number is not valid. Check the country and the number.")
+    region = phonenumbers.region_code_for_number(parsed)
+    allowed = current_app.config["SMS_ALLOWED_COUNTRIES"]
+    if allowed and region not in allowed:
+        raise InvalidPhone("We can't send codes to numbers in this country.")
+    kind = phonenumbers.number_type(parsed)
+    if kind not in SMS_CAPABLE:
+        raise InvalidPhone(REFUSED_TYPES.get(kind, "This number can't receive text messages. Use a mobile number."))
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)

@@ -1,0 +1,5 @@
+from flask import Blueprint
+
+bp = Blueprint("profile", __name__)
+
+from app.profile import routes  # noqa: E402,F401

@@ -1,0 +1,97 @@
+"""Small shared helpers: safe redirects, masking phone numbers, sessions and sudo mode."""
+import time
+from functools import wraps
+from urllib.parse import unquote, urlsplit
+
+import phonenumbers
+from flask import current_app, flash, redirect, request, session, url_for
+from flask_login import current_user
+
+REAUTH_KEY = "reauthenticated_at"
+
+
+def is_safe_next(target):
+    """True for a same-origin relative path that no browser would follow off-site.
+
+    Refused: `//evil`, `/\\evil`, `\\\\evil`, `https:evil`, `javascript:...`, and anything with
+    control characters or white space (browsers drop tabs, so `/%09/evil` becomes `//evil`).
+    """
+    if not target or not isinstance(target, str) or len(target) > 2000:
+        return False
+    for candidate in (target, unquote(target)):
+        if not candidate.startswith("/") or candidate.startswith(("//", "/\\")):
+            return False
+        if "\\" in candidate or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in candidate):
+            return False
+        parts = urlsplit(candidate)
+        if parts.scheme or parts.netloc:
+            return False
+    return True
+
+
+def safe_next(target, default_endpoint="profile.index"):
+    return target if is_safe_next(target) else url_for(default_endpoint)
+
+
+def mask_phone(phone):
+    """`+447400123456` -> `+44 ••• ••• •456`: enough to recognise, not enough to use."""
+    if not phone:
+        return ""
+    try:
+        number = phonenumbers.parse(phone)
+        country, national = number.country_code, str(number.national_number)
+    except phonenumbers.NumberParseException:
+        return "•••" + phone[-2:]
+    shown = "•" * max(len(national) - 3, 0) + national[-3:]
+    groups = [shown[:3], shown[3:6], shown[6:]]
+    return f"+{country} " + " ".join(group for group in groups if group)
+
+
+def start_fresh_session():
+    """New session id and no old data: a value planted before login does not survive it."""
+    current_app.session_interface.regenerate(session)
+    session.clear()
+
+
+def mark_reauthenticated():
+    session[REAUTH_KEY] = time.time()
+
+
+def recently_reauthenticated():
+    at = session.get(REAUTH_KEY)
+    window = current_app.config["SUDO_MINUTES"] * 60
+    return at is not None and 0 <= time.time() - at <= window
+
+
+def sudo_required(view):
+    """Sensitive settings need the password (and the code, with 2FA) in the last few minutes."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if not current_user.is_authenticated:
+            return current_app.login_manager.unauthorized()
+        if not recently_reauthenticated():
+            flash("Please confirm it's you to continue.", "info")
+            return redirect(url_for("auth.reauthenticate", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def client_ip():
+    return request.remote_addr or ""
+
+
+BROWSERS = (("Edg/", "Edge"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("Safari/", "Safari"))
+PLATFORMS = (("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"), ("Windows", "Windows"),
+             ("Mac OS X", "macOS"), ("Linux", "Linux"))
+
+
+def short_user_agent(agent=None):
+    """`Chrome on Linux`: enough for a person to recognise a device in the event log."""
+    agent = request.user_agent.string if agent is None else agent
+    browser = next((name for token, name in BROWSERS if token in agent), None)
+    platform = next((name for token, name in PLATFORMS if token in agent), None)
+    if browser or platform:
+        return " on ".join(part for part in (browser or "Browser", platform) if part)
+    return agent[:60] or "Unknown"

@@ -1,0 +1,60 @@
+"""Server-side sessions (Flask-Session): in the app's database by default, in Redis when set.
+
+Flask-Session's own SQLAlchemy backend declares its model anew for every app and creates its
+table outside the migrations; this backend stores sessions in a table the migrations own.
+"""
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from flask_session.base import ServerSideSession, ServerSideSessionInterface
+
+from app.extensions import db
+from app.models import ServerSession
+
+
+class DatabaseSessionInterface(ServerSideSessionInterface):
+    session_class = ServerSideSession
+    ttl = False  # expired rows are deleted every SESSION_CLEANUP_N_REQUESTS requests on average
+
+    def _retrieve_session_data(self, store_id):
+        row = db.session.get(ServerSession, store_id)
+        if row is None:
+            return None
+        if row.expires_at <= datetime.now(timezone.utc):
+            self._delete_session(store_id)
+            return None
+        return self.serializer.decode(row.data)
+
+    def _delete_session(self, store_id):
+        db.session.execute(sa.delete(ServerSession).where(ServerSession.id == store_id))
+        db.session.commit()
+
+    def _upsert_session(self, session_lifetime, session, store_id):
+        expires_at = datetime.now(timezone.utc) + session_lifetime
+        data = self.serializer.encode(session)
+        row = db.session.get(ServerSession, store_id)
+        if row is None:
+            db.session.add(ServerSession(id=store_id, data=data, expires_at=expires_at))
+        else:
+            row.data, row.expires_at = data, expires_at
+        db.session.commit()
+
+    def _delete_expired_sessions(self):
+        now = datetime.now(timezone.utc)
+        db.session.execute(sa.delete(ServerSession).where(ServerSession.expires_at <= now))
+        db.session.commit()
+
+
+def session_interface(app):
+    config = app.config
+    options = {
+        "key_prefix": "session:",
+        "permanent": config["SESSION_PERMANENT"],
+        "sid_length": 32,
+    }
+    if config.get("SESSION_REDIS_URL"):
+        import redis
+        from flask_session.redis import RedisSessionInterface
+
+        return RedisSessionInterface(app, client=redis.from_url(config["SESSION_REDIS_URL"]), **options)
+    return DatabaseSessionInterface(app, cleanup_n_requests=config["SESSION_CLEANUP_N_REQUESTS"], **options)

@@ -1,0 +1,43 @@
+"""Counted limits on our own actions (sending codes), kept in the rate-limit storage.
+
+Flask-Limiter guards whole routes; these guard a thing inside a route, such as one phone
+number or one account, and share its storage so several app servers count together.
+"""
+import math
+import time
+
+from flask import current_app
+from limits import parse_many
+from werkzeug.exceptions import TooManyRequests
+
+from app.extensions import limiter
+
+
+class Throttled(TooManyRequests):
+    """A 429 with a Retry-After header and a sentence for the page."""
+
+    def __init__(self, message, retry_after):
+        super().__init__(description=message, retry_after=max(1, math.ceil(retry_after)))
+        self.retry_after_seconds = max(1, math.ceil(retry_after))
+
+
+
+def seconds_until_allowed(spec, *key):
+    """0 when `spec` allows one more now, else how long until it does."""
+    strategy = limiter.limiter
+    waits = [
+        strategy.get_window_stats(item, *key).reset_time - time.time()
+        for item in parse_many(spec)
+        if not strategy.test(item, *key)
+    ]
+    return max(waits, default=0)
+
+
+def consume(checks, message):
+    """Takes one from every (spec, key) in `checks`, or none of them if any is used up."""
+    wait = max((seconds_until_allowed(spec, *key) for spec, key in checks), default=0)
+    if wait > 0:
+        raise Throttled(message, wait)
+    for spec, key in checks:
+        for item in parse_many(spec):
+            limiter.limiter.hit(item, *key)

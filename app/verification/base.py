@@ -1,0 +1,61 @@
+"""The verification seam: what every code sender promises the views."""
+import enum
+from dataclasses import dataclass
+
+
+class CheckResult(enum.Enum):
+    """The outcome of checking a code; only APPROVED is truthy."""
+
+    APPROVED = "approved"
+    WRONG = "wrong"  # the code did not match; the verification is still open
+    EXPIRED = "expired"  # expired, already used, or never sent
+    MAX_ATTEMPTS = "max_attempts"  # too many wrong codes: a new code is needed
+
+    def __bool__(self):
+        return self is CheckResult.APPROVED
+
+
+@dataclass(frozen=True)
+class Sent:
+    channel: str  # the channel that carried the code: "sms" or "call"
+    fell_back: bool = False  # True when an SMS could not be delivered and a call was placed
+
+
+class VerificationError(Exception):
+    """Anything that stops a send or check that is not a wrong code.
+
+    `message` is shown to the person as it is, `reason` is for logs and tests, `status` is the
+    HTTP status of the page that shows it, `field` names the form field it belongs to, if any.
+    """
+
+    def __init__(self, reason, message, status=503, field=None):
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.status = status
+        self.field = field
+
+
+UNAVAILABLE = "The verification service is unavailable. Please try again shortly."
+
+
+def unavailable(reason="unavailable"):
+    return VerificationError(reason, UNAVAILABLE, status=503)
+
+
+# Twilio error codes and the sentence a person sees for each.
+ERRORS_BY_TWILIO_CODE = {
+    60200: ("invalid_number", "This phone number is not valid. Check it and try again.", 400, "phone"),
+    60203: ("too_many_sends", "Too many codes were requested. Try again in 10 minutes.", 429, None),
+    60205: ("cannot_receive_sms", "This number can't receive text messages. Use a mobile number.", 400, "phone"),
+    60212: ("too_many_sends", "Too many codes were requested at once. Try again in a minute.", 429, None),
+    60410: ("blocked", "We can't send a code to this number right now.", 403, "phone"),
+    60605: ("blocked", "We can't send a code to this number right now.", 403, "phone"),
+}
+
+
+def error_for_twilio_code(code):
+    if code in ERRORS_BY_TWILIO_CODE:
+        reason, message, status, field = ERRORS_BY_TWILIO_CODE[code]
+        return VerificationError(reason, message, status=status, field=field)
+    return unavailable()

@@ -1,0 +1,129 @@
+"""Settings read from the environment (and `.env` in development), one class per APP_ENV."""
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+BASE_DIR = Path(__file__).resolve().parent
+# Tests set APP_ENV=testing first, so a developer's .env cannot change what they check.
+if os.environ.get("APP_ENV") != "testing":
+    load_dotenv(BASE_DIR / ".env")
+
+DEV_SECRET_PLACEHOLDER = "change-me"
+
+
+def env(name, default=None):
+    """The variable's value; an empty one (as `.env.example` leaves them) counts as unset."""
+    return os.environ.get(name) or default
+
+
+def env_int(name, default):
+    return int(env(name, default))
+
+
+def env_list(name):
+    return [item.strip().upper() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+def default_verify_provider():
+    has_twilio = all(
+        os.environ.get(name)
+        for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_VERIFY_SERVICE_ID")
+    )
+    return "twilio" if has_twilio else "console"
+
+
+class Config:
+    ENV_NAME = "development"
+    SECRET_KEY = env("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'instance' / 'app.db'}")
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+    VERIFY_PROVIDER = env("VERIFY_PROVIDER") or default_verify_provider()
+    TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID")
+    TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN")
+    TWILIO_VERIFY_SERVICE_ID = env("TWILIO_VERIFY_SERVICE_ID")
+    TWILIO_API_BASE_URL = env("TWILIO_API_BASE_URL")
+    TWILIO_TIMEOUT = float(env("TWILIO_TIMEOUT", 5))
+    VERIFY_CODE_LENGTH = env_int("VERIFY_CODE_LENGTH", 6)
+
+    DEFAULT_COUNTRY = env("DEFAULT_COUNTRY", "US").upper()
+    SMS_ALLOWED_COUNTRIES = env_list("SMS_ALLOWED_COUNTRIES")
+    SMS_DAILY_LIMIT = env_int("SMS_DAILY_LIMIT", 1000)
+    TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
+
+    # A code, a pending enrolment and a pending login all live as long as a Verify code.
+    CODE_TTL = timedelta(minutes=10)
+    CODE_ATTEMPTS_PER_LOGIN = env_int("CODE_ATTEMPTS_PER_LOGIN", 5)
+    CODE_FAILURES_BEFORE_LOCK = env_int("CODE_FAILURES_BEFORE_LOCK", 20)
+    CODE_LOCK_MINUTES = env_int("CODE_LOCK_MINUTES", 15)
+    SUDO_MINUTES = env_int("SUDO_MINUTES", 10)
+
+    # Rate limits, in Flask-Limiter's notation.
+    RATELIMIT_STORAGE_URI = env("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_KEY_PREFIX = "sms2fa"
+    LOGIN_LIMIT_PER_IP = env("LOGIN_LIMIT_PER_IP", "20/minute;100/hour")
+    LOGIN_LIMIT_PER_USERNAME = env("LOGIN_LIMIT_PER_USERNAME", "10/minute;50/hour")
+    CODE_CHECK_LIMIT_PER_IP = env("CODE_CHECK_LIMIT_PER_IP", "30/minute")
+    SEND_COOLDOWN_SECONDS = env_int("SEND_COOLDOWN_SECONDS", 30)
+    SEND_LIMIT_PER_NUMBER = env("SEND_LIMIT_PER_NUMBER", "5/10 minutes;10/day")
+    SEND_LIMIT_PER_ACCOUNT = env("SEND_LIMIT_PER_ACCOUNT", "5/10 minutes;10/day")
+    SEND_LIMIT_PER_IP = env("SEND_LIMIT_PER_IP", "10/10 minutes;30/day")
+
+    # Sessions live on the server: a copied cookie is worthless after logout.
+    SESSION_REDIS_URL = env("SESSION_REDIS_URL")
+    SESSION_PERMANENT = True
+    SESSION_REFRESH_EACH_REQUEST = True
+    SESSION_CLEANUP_N_REQUESTS = 1000
+    PERMANENT_SESSION_LIFETIME = timedelta(minutes=env_int("SESSION_IDLE_MINUTES", 30))
+    SESSION_ABSOLUTE_LIFETIME = timedelta(hours=env_int("SESSION_ABSOLUTE_HOURS", 12))
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_DURATION = timedelta(days=env_int("REMEMBER_DAYS", 30))
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+
+    BOOTSTRAP_SERVE_LOCAL = True
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the server-side session
+    FORCE_HTTPS = False
+
+
+class DevelopmentConfig(Config):
+    SECRET_KEY = Config.SECRET_KEY or secrets.token_hex(32)
+
+
+class TestingConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+    SECRET_KEY = "testing-secret-key"
+    SQLALCHEMY_DATABASE_URI = env("TEST_DATABASE_URL", "sqlite://")
+    VERIFY_PROVIDER = "console"
+    RATELIMIT_STORAGE_URI = env("TEST_RATELIMIT_STORAGE_URI", "memory://")
+    SMS_ALLOWED_COUNTRIES = []
+    DEFAULT_COUNTRY = "US"
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_NAME = "__Host-session"
+    REMEMBER_COOKIE_SECURE = True
+    FORCE_HTTPS = env("FORCE_HTTPS", "true").lower() not in ("0", "false", "no")
+    PREFERRED_URL_SCHEME = "https"
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_for(app_env=None):
+    name = (app_env or env("APP_ENV") or "development").lower()
+    if name not in CONFIGS:
+        raise SystemExit(f"APP_ENV must be one of {', '.join(CONFIGS)}, not {name!r}")
+    return CONFIGS[name]
