@@ -60,6 +60,7 @@ class Config:
     CODE_FAILURES_BEFORE_LOCK = env_int("CODE_FAILURES_BEFORE_LOCK", 20)
     CODE_LOCK_MINUTES = env_int("CODE_LOCK_MINUTES", 15)
     SUDO_MINUTES = env_int("SUDO_MINUTES", 10)
+    TRUSTED_DEVICE_DAYS = env_int("TRUSTED_DEVICE_DAYS", 30)
 
     # Rate limits, in Flask-Limiter's notation.
     RATELIMIT_STORAGE_URI = env("RATELIMIT_STORAGE_URI", "memory://")

@@ -142,7 +142,9 @@ def register_session_rules(app):
 
 
 def register_commands(app):
-    pass
+    from app.cli import users
+
+    app.cli.add_command(users)
 
 
 @login_manager.user_loader

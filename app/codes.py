@@ -92,15 +92,20 @@ def check_code(user, phone, code):
         db.session.commit()
         return result
     if result in (CheckResult.WRONG, CheckResult.MAX_ATTEMPTS):
-        config = current_app.config
-        locked = user.record_code_failure(
-            utcnow(),
-            window=timedelta(hours=1),
-            threshold=config["CODE_FAILURES_BEFORE_LOCK"],
-            lock_for=timedelta(minutes=config["CODE_LOCK_MINUTES"]),
-        )
-        events.record(events.CODE_FAILED, user, commit=False)
-        if locked:
-            events.record(events.CODE_STEP_LOCKED, user, commit=False)
-        db.session.commit()
+        record_wrong_code(user)
     return result
+
+
+def record_wrong_code(user, kind=events.CODE_FAILED):
+    """Counts a wrong code or recovery code against the account; may lock the code step."""
+    config = current_app.config
+    locked = user.record_code_failure(
+        utcnow(),
+        window=timedelta(hours=1),
+        threshold=config["CODE_FAILURES_BEFORE_LOCK"],
+        lock_for=timedelta(minutes=config["CODE_LOCK_MINUTES"]),
+    )
+    events.record(kind, user, commit=False)
+    if locked:
+        events.record(events.CODE_STEP_LOCKED, user, commit=False)
+    db.session.commit()

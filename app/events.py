@@ -3,6 +3,7 @@ import json
 import logging
 
 import sqlalchemy as sa
+from flask import has_request_context
 
 from app.extensions import db
 from app.models import SecurityEvent
@@ -22,6 +23,15 @@ TWO_FACTOR_DISABLED = "2fa_disabled"
 REAUTHENTICATED = "reauthenticated"
 LOGGED_OUT = "logged_out"
 SESSIONS_REVOKED = "sessions_revoked"
+RECOVERY_CODE_USED = "recovery_code_used"
+RECOVERY_CODE_FAILED = "recovery_code_failed"
+RECOVERY_CODES_GENERATED = "recovery_codes_generated"
+PHONE_CHANGED = "phone_changed"
+PASSWORD_CHANGED = "password_changed"
+DEVICE_TRUSTED = "device_trusted"
+DEVICE_FORGOTTEN = "device_forgotten"
+TWO_FACTOR_RESET = "2fa_reset_by_admin"
+ACCOUNT_DELETED = "account_deleted"
 
 DESCRIPTIONS = {
     SIGNED_UP: "Account created",
@@ -36,21 +46,31 @@ DESCRIPTIONS = {
     REAUTHENTICATED: "Identity confirmed for a sensitive change",
     LOGGED_OUT: "Logged out",
     SESSIONS_REVOKED: "Other sessions ended",
+    RECOVERY_CODE_USED: "Logged in with a recovery code",
+    RECOVERY_CODE_FAILED: "Incorrect recovery code",
+    RECOVERY_CODES_GENERATED: "New recovery codes created",
+    PHONE_CHANGED: "Phone number changed",
+    PASSWORD_CHANGED: "Password changed",
+    DEVICE_TRUSTED: "Browser remembered for 30 days",
+    DEVICE_FORGOTTEN: "Remembered browser forgotten",
+    TWO_FACTOR_RESET: "Two-factor authentication reset by an administrator",
 }
 
 
-def record(kind, user=None, detail="", commit=True):
+def record(kind, user=None, detail="", commit=True, store=True):
     """Stores and logs one event. `detail` must never hold a code or a full phone number."""
+    in_request = has_request_context()
     event = SecurityEvent(
         user_id=user.id if user is not None else None,
         kind=kind,
         detail=detail[:200],
-        ip=client_ip()[:45],
-        user_agent=short_user_agent()[:120],
+        ip=client_ip()[:45] if in_request else "",
+        user_agent=short_user_agent()[:120] if in_request else "command line",
     )
-    db.session.add(event)
-    if commit:
-        db.session.commit()
+    if store:
+        db.session.add(event)
+        if commit:
+            db.session.commit()
     log.info(json.dumps({
         "event": kind,
         "user_id": event.user_id,

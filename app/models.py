@@ -62,6 +62,12 @@ class User(UserMixin, db.Model):
     events: so.WriteOnlyMapped["SecurityEvent"] = so.relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
+    recovery_codes: so.WriteOnlyMapped["RecoveryCode"] = so.relationship(
+        cascade="all, delete-orphan", passive_deletes=True
+    )
+    trusted_devices: so.WriteOnlyMapped["TrustedDevice"] = so.relationship(
+        cascade="all, delete-orphan", passive_deletes=True
+    )
 
     def __repr__(self):
         return f"<User {self.username}>"
@@ -99,10 +105,26 @@ class User(UserMixin, db.Model):
         self.phone = phone
         self.rotate_session_token()
 
+    def change_phone(self, phone):
+        self.phone = phone
+        self.forget_devices()
+        self.rotate_session_token()
+
+    def change_password(self, password):
+        self.set_password(password)
+        self.forget_devices()
+        self.rotate_session_token()
+
     def disable_two_factor(self):
+        """2FA off: the number, recovery codes and trusted devices all go; other sessions end."""
         self.phone = None
         self.reset_code_failures()
+        db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id == self.id))
+        self.forget_devices()
         self.rotate_session_token()
+
+    def forget_devices(self):
+        db.session.execute(sa.delete(TrustedDevice).where(TrustedDevice.user_id == self.id))
 
     def code_step_locked(self, now):
         return self.code_locked_until is not None and self.code_locked_until > now
@@ -140,6 +162,33 @@ class SecurityEvent(db.Model):
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow, index=True)
 
     user: so.Mapped[Optional[User]] = so.relationship(back_populates="events")
+
+
+class RecoveryCode(db.Model):
+    """One single-use recovery code, stored as a salted scrypt hash."""
+
+    __tablename__ = "recovery_codes"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: so.Mapped[str] = so.mapped_column(sa.String(128))
+    salt: so.Mapped[str] = so.mapped_column(sa.String(64))
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    used_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
+
+
+class TrustedDevice(db.Model):
+    """A browser that may skip the code step; the cookie holds a token, this row its hash."""
+
+    __tablename__ = "trusted_devices"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    description: so.Mapped[str] = so.mapped_column(sa.String(120), default="")
+    ip: so.Mapped[str] = so.mapped_column(sa.String(45), default="")
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
 
 
 class ConsoleVerification(db.Model):

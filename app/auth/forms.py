@@ -53,3 +53,17 @@ class CodeForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """A form with only the CSRF token, for POST buttons (log out, resend, call me)."""
+
+
+class LoginCodeForm(CodeForm):
+    remember_device = BooleanField("Don't ask for a code on this browser for 30 days")
+
+
+class RecoveryCodeForm(FlaskForm):
+    code = StringField(
+        "Recovery code",
+        validators=[InputRequired("Enter one of your recovery codes."), Length(max=20)],
+        render_kw={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"},
+        description="Each code works once, like k7f2-9qxm.",
+    )
+    submit = SubmitField("Log in")

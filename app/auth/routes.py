@@ -1,48 +1,28 @@
 """Sign up, log in (password, then the code when 2FA is on), log out, and re-authentication."""
-from flask import current_app, flash, make_response, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
+from werkzeug.security import check_password_hash
 
-from app import events
+from app import devices, events, recovery
 from app.auth import bp
-from app.auth.forms import ActionForm, CodeForm, LoginForm, PasswordConfirmForm, RegistrationForm
+from app.auth.code_step import CodePage
+from app.auth.forms import ActionForm, CodeForm, LoginCodeForm, LoginForm, PasswordConfirmForm, RecoveryCodeForm, RegistrationForm
 from app.auth.pending import PendingLogin
 from app.auth.pending import clear as clear_pending_login
 from app.auth.session import complete_login, end_session
-from app.codes import check_code, code_step_wait, resend_wait, send_code, sent_message
+from app.codes import code_step_wait, record_wrong_code
 from app.extensions import db, limiter
 from app.models import DUMMY_PASSWORD_HASH, User
 from app.security import is_safe_next, mark_reauthenticated, safe_next
-from app.throttle import Throttled
-from app.verification import CheckResult, VerificationError
-from werkzeug.security import check_password_hash
+from app.verification import CheckResult
 
 LOGIN_FAILED = "Invalid username or password."
 LOGIN_EXPIRED = "Your login expired or was not started. Please log in again."
-WRONG_CODE = "Incorrect code. Please try again."
-CODE_EXPIRED = "The code expired or was already used. Request a new code."
-TOO_MANY_CODES = "Too many incorrect codes. Request a new code."
-REAUTH_PREFIX = "reauth_"
+REAUTH_PASSWORD_OK = "reauth_password_ok"
 
 
 def username_key():
     return "login-user:" + User.normalize_username(request.form.get("username", ""))[:64]
-
-
-def render_code_page(template, form, status=200, phone=None, **context):
-    response = make_response(
-        render_template(template, form=form, actions=ActionForm(), resend_wait=resend_wait(phone) if phone else 0, **context),
-        status,
-    )
-    return response
-
-
-def error_status(error):
-    """Flashes a VerificationError or Throttled and returns the status and headers for its page."""
-    if isinstance(error, Throttled):
-        flash(error.description, "warning")
-        return 429, {"Retry-After": str(error.retry_after_seconds)}
-    flash(error.message, "danger")
-    return error.status, {}
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -51,17 +31,17 @@ def register():
     if current_user.is_authenticated:
         return redirect(url_for("profile.index"))
     form = RegistrationForm()
-    if form.validate_on_submit():
-        user = User()
-        user.set_username(form.username.data)
-        user.set_password(form.password.data)
-        db.session.add(user)
-        db.session.commit()
-        events.record(events.SIGNED_UP, user)
-        complete_login(user, remember=False)
-        flash("Welcome! Your account is ready. You can turn on two-factor authentication below.", "success")
-        return redirect(url_for("profile.index"))
-    return render_template("auth/register.html", form=form), 400 if form.errors else 200
+    if not form.validate_on_submit():
+        return render_template("auth/register.html", form=form), 400 if form.errors else 200
+    user = User()
+    user.set_username(form.username.data)
+    user.set_password(form.password.data)
+    db.session.add(user)
+    db.session.commit()
+    events.record(events.SIGNED_UP, user)
+    complete_login(user, remember=False)
+    flash("Welcome! Your account is ready. You can turn on two-factor authentication below.", "success")
+    return redirect(url_for("profile.index"))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -84,22 +64,18 @@ def login():
         flash(LOGIN_FAILED, "danger")
         return render_template("auth/login.html", form=form), 401
     next_url = form.next.data if is_safe_next(form.next.data) else ""
-    if not user.two_factor_enabled:
+    if not user.two_factor_enabled or devices.recognised(user):
         complete_login(user, remember=form.remember_me.data)
-        events.record(events.LOGIN_SUCCEEDED, user)
+        detail = "on a remembered device" if user.two_factor_enabled else ""
+        events.record(events.LOGIN_SUCCEEDED, user, detail=detail)
         return redirect(safe_next(next_url))
     events.record(events.PASSWORD_VERIFIED, user)
     PendingLogin.start(user, form.remember_me.data, next_url)
-    if code_step_wait(user):
-        return redirect(url_for("auth.verify"))
-    try:
-        flash(sent_message(send_code(user.phone, user)), "info")
-    except Throttled:
-        flash("A code was sent a moment ago. Enter it below, or request a new one shortly.", "info")
-    except VerificationError as error:
-        status, headers = error_status(error)
-        return render_code_page("auth/verify.html", CodeForm(formdata=None), status, user.phone), headers
-    return redirect(url_for("auth.verify"))
+    return login_code_page(user).send_first(user, then=url_for("auth.verify"))
+
+
+def login_code_page(user):
+    return CodePage("auth/verify.html", user.phone)
 
 
 def pending_user_or_restart():
@@ -113,10 +89,10 @@ def pending_user_or_restart():
     return pending, user
 
 
-def locked_page(template, user, phone):
-    wait = code_step_wait(user)
-    flash(f"Too many incorrect codes. The code step is locked; try again in {max(1, wait // 60)} minutes.", "danger")
-    return render_code_page(template, CodeForm(formdata=None), 429, phone), {"Retry-After": str(wait)}
+def finish_two_factor_login(user, pending, how):
+    complete_login(user, remember=pending.remember)
+    events.record(events.LOGIN_SUCCEEDED, user, detail=how)
+    return redirect(safe_next(pending.next))
 
 
 @bp.route("/verify", methods=["GET", "POST"])
@@ -126,46 +102,26 @@ def verify():
     pending, user = pending_user_or_restart()
     if pending is None:
         return user
-    form = CodeForm()
+    page = login_code_page(user)
     if code_step_wait(user):
-        return locked_page("auth/verify.html", user, user.phone)
-    if not form.validate_on_submit():
-        return render_code_page("auth/verify.html", form, 400 if form.errors else 200, user.phone)
-    try:
-        result = check_code(user, user.phone, form.code.data)
-    except VerificationError as error:
-        status, headers = error_status(error)
-        return render_code_page("auth/verify.html", form, status, user.phone), headers
-    if result is CheckResult.APPROVED:
-        complete_login(user, remember=pending.remember)
-        events.record(events.LOGIN_SUCCEEDED, user, detail="with a verification code")
+        return page.locked(user)
+    form = LoginCodeForm()
+    result, response = page.submit(form, user)
+    if response is None:
+        remember_device = form.remember_device.data
+        response = finish_two_factor_login(user, pending, "with a verification code")
         flash("You are logged in.", "success")
-        return redirect(safe_next(pending.next))
+        if remember_device:
+            devices.remember(user, response)
+            events.record(events.DEVICE_TRUSTED, user)
+        return response
     if code_step_wait(user):
         clear_pending_login()
-        return locked_page("auth/verify.html", user, user.phone)
-    if result is CheckResult.WRONG and not pending.count_wrong_code():
+    elif result is CheckResult.WRONG and not pending.count_wrong_code():
         clear_pending_login()
         flash("Too many incorrect codes. Please log in again.", "danger")
         return redirect(url_for("auth.login"))
-    if result is CheckResult.WRONG:
-        form.code.errors.append(WRONG_CODE)
-        return render_code_page("auth/verify.html", form, 401, user.phone)
-    flash(CODE_EXPIRED if result is CheckResult.EXPIRED else TOO_MANY_CODES, "warning")
-    return render_code_page("auth/verify.html", CodeForm(formdata=None), 400, user.phone)
-
-
-def resend(channel, template, phone, user, back):
-    """Shared by every 'Resend code' and 'Call me instead' button."""
-    if not ActionForm().validate_on_submit():
-        flash("Your form expired. Please try again.", "warning")
-        return redirect(back)
-    try:
-        flash(sent_message(send_code(phone, user, channel=channel)), "info")
-    except (Throttled, VerificationError) as error:
-        status, headers = error_status(error)
-        return render_code_page(template, CodeForm(formdata=None), status, phone), headers
-    return redirect(back)
+    return response
 
 
 @bp.route("/verify/resend", methods=["POST"], defaults={"channel": "sms"}, endpoint="resend")
@@ -175,9 +131,38 @@ def resend_login_code(channel):
     pending, user = pending_user_or_restart()
     if pending is None:
         return user
+    return login_code_page(user).resend(user, channel, url_for("auth.verify"))
+
+
+@bp.route("/recovery", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["CODE_CHECK_LIMIT_PER_IP"], methods=["POST"])
+def recovery_login():
+    """The second step of login with a one-time recovery code instead of a text."""
+    pending, user = pending_user_or_restart()
+    if pending is None:
+        return user
     if code_step_wait(user):
-        return locked_page("auth/verify.html", user, user.phone)
-    return resend(channel, "auth/verify.html", user.phone, user, url_for("auth.verify"))
+        return login_code_page(user).locked(user)
+    form = RecoveryCodeForm()
+    if not form.validate_on_submit():
+        return render_template("auth/recovery.html", form=form), 400 if form.errors else 200
+    if not recovery.use(user, form.code.data):
+        record_wrong_code(user, kind=events.RECOVERY_CODE_FAILED)
+        if code_step_wait(user):
+            clear_pending_login()
+            return login_code_page(user).locked(user)
+        if not pending.count_wrong_code():
+            clear_pending_login()
+            flash("Too many incorrect codes. Please log in again.", "danger")
+            return redirect(url_for("auth.login"))
+        form.code.errors.append("That recovery code is not valid or was already used.")
+        return render_template("auth/recovery.html", form=form), 401
+    user.reset_code_failures()
+    left = recovery.remaining(user)
+    events.record(events.RECOVERY_CODE_USED, user, detail=f"{left} left")
+    response = finish_two_factor_login(user, pending, "with a recovery code")
+    flash(f"You are logged in with a recovery code. You have {left} left.", "warning" if left <= recovery.LOW_WARNING else "success")
+    return response
 
 
 @bp.route("/logout", methods=["POST"])
@@ -194,6 +179,10 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
+def reauth_code_page(next_url):
+    return CodePage("auth/reauthenticate_code.html", current_user.phone, next_url=next_url)
+
+
 @bp.route("/reauthenticate", methods=["GET", "POST"])
 @login_required
 def reauthenticate():
@@ -208,25 +197,13 @@ def reauthenticate():
         return render_template("auth/reauthenticate.html", form=form), 401
     if not current_user.two_factor_enabled:
         return finish_reauthentication(next_url)
-    session[REAUTH_PREFIX + "password_ok"] = True
-    return send_reauth_code(next_url)
-
-
-def send_reauth_code(next_url):
-    if code_step_wait(current_user):
-        return locked_page("auth/reauthenticate_code.html", current_user, current_user.phone)
-    try:
-        flash(sent_message(send_code(current_user.phone, current_user)), "info")
-    except Throttled:
-        flash("A code was sent a moment ago. Enter it below, or request a new one shortly.", "info")
-    except VerificationError as error:
-        status, headers = error_status(error)
-        return render_code_page("auth/reauthenticate_code.html", CodeForm(formdata=None), status, current_user.phone), headers
-    return redirect(url_for("auth.reauthenticate_code", next=next_url))
+    session[REAUTH_PASSWORD_OK] = True
+    then = url_for("auth.reauthenticate_code", next=next_url)
+    return reauth_code_page(next_url).send_first(current_user, then=then)
 
 
 def finish_reauthentication(next_url):
-    session.pop(REAUTH_PREFIX + "password_ok", None)
+    session.pop(REAUTH_PASSWORD_OK, None)
     mark_reauthenticated()
     events.record(events.REAUTHENTICATED, current_user)
     return redirect(safe_next(next_url))
@@ -237,26 +214,13 @@ def finish_reauthentication(next_url):
 def reauthenticate_code():
     """The code step of re-authentication, for users with 2FA."""
     next_url = request.args.get("next", "")
-    if not session.get(REAUTH_PREFIX + "password_ok") or not current_user.two_factor_enabled:
+    if not session.get(REAUTH_PASSWORD_OK) or not current_user.two_factor_enabled:
         return redirect(url_for("auth.reauthenticate", next=next_url))
-    form = CodeForm()
-    phone = current_user.phone
+    page = reauth_code_page(next_url)
     if code_step_wait(current_user):
-        return locked_page("auth/reauthenticate_code.html", current_user, phone)
-    if not form.validate_on_submit():
-        return render_code_page("auth/reauthenticate_code.html", form, 400 if form.errors else 200, phone)
-    try:
-        result = check_code(current_user, phone, form.code.data)
-    except VerificationError as error:
-        status, headers = error_status(error)
-        return render_code_page("auth/reauthenticate_code.html", form, status, phone), headers
-    if result is CheckResult.APPROVED:
-        return finish_reauthentication(next_url)
-    if result is CheckResult.WRONG:
-        form.code.errors.append(WRONG_CODE)
-        return render_code_page("auth/reauthenticate_code.html", form, 401, phone)
-    flash(CODE_EXPIRED if result is CheckResult.EXPIRED else TOO_MANY_CODES, "warning")
-    return render_code_page("auth/reauthenticate_code.html", CodeForm(formdata=None), 400, phone)
+        return page.locked(current_user)
+    result, response = page.submit(CodeForm(), current_user)
+    return response or finish_reauthentication(next_url)
 
 
 @bp.route("/reauthenticate/resend", methods=["POST"], defaults={"channel": "sms"}, endpoint="reauthenticate_resend")
@@ -265,7 +229,7 @@ def reauthenticate_code():
 def resend_reauth_code(channel):
     """Send the re-authentication code again."""
     next_url = request.args.get("next", "")
-    if not session.get(REAUTH_PREFIX + "password_ok") or not current_user.two_factor_enabled:
+    if not session.get(REAUTH_PASSWORD_OK) or not current_user.two_factor_enabled:
         return redirect(url_for("auth.reauthenticate", next=next_url))
-    return resend(channel, "auth/reauthenticate_code.html", current_user.phone, current_user,
-                  url_for("auth.reauthenticate_code", next=next_url))
+    back = url_for("auth.reauthenticate_code", next=next_url)
+    return reauth_code_page(next_url).resend(current_user, channel, back)

@@ -1,6 +1,6 @@
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, SubmitField
-from wtforms.validators import InputRequired, Length, ValidationError
+from wtforms import PasswordField, SelectField, StringField, SubmitField
+from wtforms.validators import EqualTo, InputRequired, Length, ValidationError
 
 from app.phones import InvalidPhone, country_choices, parse_phone
 
@@ -29,3 +29,38 @@ class PhoneForm(FlaskForm):
 
 class ConfirmDisableForm(FlaskForm):
     submit = SubmitField("Disable 2FA")
+
+
+class RegenerateCodesForm(FlaskForm):
+    submit = SubmitField("Create new recovery codes")
+
+
+class SavedCodesForm(FlaskForm):
+    submit = SubmitField("I have saved these codes")
+
+
+class PasswordChangeForm(FlaskForm):
+    password = PasswordField(
+        "New password",
+        validators=[InputRequired(), Length(min=8, max=128, message="Use 8 to 128 characters.")],
+        render_kw={"autocomplete": "new-password"},
+    )
+    password2 = PasswordField(
+        "Repeat password",
+        validators=[InputRequired(), EqualTo("password", message="The passwords don't match.")],
+        render_kw={"autocomplete": "new-password"},
+    )
+    submit = SubmitField("Change password")
+
+
+class DeleteAccountForm(FlaskForm):
+    username = StringField("Type your username to confirm", validators=[InputRequired()], render_kw={"autocomplete": "off"})
+    submit = SubmitField("Delete my account")
+
+    def __init__(self, expected_username, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.expected_username = expected_username
+
+    def validate_username(self, field):
+        if field.data.strip() != self.expected_username:
+            raise ValidationError("That is not your username.")

@@ -4,33 +4,37 @@ import time
 from flask import current_app, flash, redirect, render_template, session, url_for
 from flask_login import current_user, login_required
 
-from app import events
+from app import devices, events, recovery
+from app.auth.code_step import CodePage
 from app.auth.forms import ActionForm, CodeForm
-from app.auth.routes import CODE_EXPIRED, TOO_MANY_CODES, WRONG_CODE, error_status, render_code_page, resend
 from app.auth.session import refresh_login
-from app.codes import check_code, send_code, sent_message
+from app.codes import send_code, sent_message
 from app.extensions import db
 from app.phones import default_country
 from app.profile import bp
 from app.profile.forms import ConfirmDisableForm, PhoneForm
 from app.security import mask_phone, sudo_required
 from app.throttle import Throttled
-from app.verification import CheckResult, VerificationError
+from app.verification import VerificationError
 
 PENDING_PHONE = "enrol_phone"
 PENDING_PHONE_AT = "enrol_phone_at"
-CONFIRM_TEMPLATE = "profile/confirm.html"
+NEW_RECOVERY_CODES = "new_recovery_codes"
 
 
 @bp.route("")
 @login_required
 def index():
-    """The profile: 2FA status, the masked number, recent security events."""
+    """The profile: 2FA status, the masked number, recovery codes, devices, recent events."""
     return render_template(
         "profile/index.html",
         masked_phone=mask_phone(current_user.phone),
+        recovery_left=recovery.remaining(current_user) if current_user.two_factor_enabled else 0,
+        low_warning=recovery.LOW_WARNING,
+        devices=devices.listed(current_user),
         events=events.recent(current_user),
         descriptions=events.DESCRIPTIONS,
+        actions=ActionForm(),
     )
 
 
@@ -50,6 +54,30 @@ def clear_pending_phone():
     session.pop(PENDING_PHONE_AT, None)
 
 
+def phone_form_page(template):
+    """Shared by enabling 2FA and changing the phone: ask for a number and send it a code."""
+    form = PhoneForm()
+    if not form.is_submitted():
+        form.country.data = default_country()
+    if not form.validate_on_submit():
+        return render_template(template, form=form), 400 if form.errors else 200
+    try:
+        sent = send_code(form.e164, current_user)
+    except Throttled as error:
+        flash(error.description, "warning")
+        return render_template(template, form=form), 429, {"Retry-After": str(error.retry_after_seconds)}
+    except VerificationError as error:
+        if error.field == "phone":
+            form.phone.errors.append(error.message)
+        else:
+            flash(error.message, "danger")
+        return render_template(template, form=form), error.status
+    session[PENDING_PHONE] = form.e164
+    session[PENDING_PHONE_AT] = time.time()
+    flash(sent_message(sent), "info")
+    return redirect(url_for("profile.confirm_2fa"))
+
+
 @bp.route("/2fa/enable", methods=["GET", "POST"])
 @login_required
 @sudo_required
@@ -58,26 +86,21 @@ def enable_2fa():
     if current_user.two_factor_enabled:
         flash("Two-factor authentication is already on.", "info")
         return redirect(url_for("profile.index"))
-    form = PhoneForm()
-    if not form.is_submitted():
-        form.country.data = default_country()
-    if not form.validate_on_submit():
-        return render_template("profile/enable.html", form=form), 400 if form.errors else 200
-    try:
-        sent = send_code(form.e164, current_user)
-    except Throttled as error:
-        status, headers = error_status(error)
-        return render_template("profile/enable.html", form=form), status, headers
-    except VerificationError as error:
-        if error.field == "phone":
-            form.phone.errors.append(error.message)
-        else:
-            flash(error.message, "danger")
-        return render_template("profile/enable.html", form=form), error.status
-    session[PENDING_PHONE] = form.e164
-    session[PENDING_PHONE_AT] = time.time()
-    flash(sent_message(sent), "info")
-    return redirect(url_for("profile.confirm_2fa"))
+    return phone_form_page("profile/enable.html")
+
+
+@bp.route("/2fa/phone", methods=["GET", "POST"])
+@login_required
+@sudo_required
+def change_phone():
+    """Replace the number; the old one keeps working until the new one is confirmed."""
+    if not current_user.two_factor_enabled:
+        return redirect(url_for("profile.enable_2fa"))
+    return phone_form_page("profile/change_phone.html")
+
+
+def confirm_page(phone):
+    return CodePage("profile/confirm.html", phone, masked_phone=mask_phone(phone))
 
 
 def pending_phone_or_restart():
@@ -90,33 +113,30 @@ def pending_phone_or_restart():
 @bp.route("/2fa/confirm", methods=["GET", "POST"])
 @login_required
 def confirm_2fa():
-    """Check the code sent to the new number; only then is 2FA turned on."""
+    """Check the code sent to the new number; only then is it saved (and 2FA turned on)."""
     phone = pending_phone_or_restart()
     if phone is None:
         return redirect(url_for("profile.enable_2fa"))
-    form = CodeForm()
-    context = {"masked_phone": mask_phone(phone)}
-    if not form.validate_on_submit():
-        return render_code_page(CONFIRM_TEMPLATE, form, 400 if form.errors else 200, phone, **context)
-    try:
-        result = check_code(current_user, phone, form.code.data)
-    except VerificationError as error:
-        status, headers = error_status(error)
-        return render_code_page(CONFIRM_TEMPLATE, form, status, phone, **context), headers
-    if result is CheckResult.WRONG:
-        form.code.errors.append(WRONG_CODE)
-        return render_code_page(CONFIRM_TEMPLATE, form, 401, phone, **context)
-    if result is not CheckResult.APPROVED:
-        flash(CODE_EXPIRED if result is CheckResult.EXPIRED else TOO_MANY_CODES, "warning")
-        return render_code_page(CONFIRM_TEMPLATE, CodeForm(formdata=None), 400, phone, **context)
     user = current_user._get_current_object()
-    user.enable_two_factor(phone)
-    events.record(events.TWO_FACTOR_ENABLED, user, detail=f"phone {mask_phone(phone)}", commit=False)
-    db.session.commit()
+    result, response = confirm_page(phone).submit(CodeForm(), user)
+    if response is not None:
+        return response
     clear_pending_phone()
+    if user.two_factor_enabled:
+        user.change_phone(phone)
+        events.record(events.PHONE_CHANGED, user, detail=f"to {mask_phone(phone)}", commit=False)
+        db.session.commit()
+        refresh_login(user)
+        flash("Your phone number is changed. Codes now go to the new number.", "success")
+        return redirect(url_for("profile.index"))
+    user.enable_two_factor(phone)
+    session[NEW_RECOVERY_CODES] = recovery.generate(user)
+    events.record(events.TWO_FACTOR_ENABLED, user, detail=f"phone {mask_phone(phone)}", commit=False)
+    events.record(events.RECOVERY_CODES_GENERATED, user, commit=False)
+    db.session.commit()
     refresh_login(user)
     flash("Two-factor authentication is on. Each login will now ask for a code sent to your phone.", "success")
-    return redirect(url_for("profile.index"))
+    return redirect(url_for("profile.recovery_codes"))
 
 
 @bp.route("/2fa/confirm/resend", methods=["POST"], defaults={"channel": "sms"}, endpoint="confirm_resend")
@@ -127,7 +147,7 @@ def resend_enrolment_code(channel):
     phone = pending_phone_or_restart()
     if phone is None:
         return redirect(url_for("profile.enable_2fa"))
-    return resend(channel, CONFIRM_TEMPLATE, phone, current_user, url_for("profile.confirm_2fa"))
+    return confirm_page(phone).resend(current_user, channel, url_for("profile.confirm_2fa"))
 
 
 @bp.route("/2fa/disable", methods=["GET", "POST"])
@@ -153,3 +173,6 @@ def disable_2fa():
 @bp.app_context_processor
 def inject_action_form():
     return {"logout_form": ActionForm()}
+
+
+from app.profile import account  # noqa: E402,F401  (recovery codes, devices, password, deletion)

@@ -1,0 +1,85 @@
+"""The code step shared by login, re-authentication and enrolment: one form, one set of answers."""
+from flask import flash, make_response, redirect, render_template
+
+from app.auth.forms import ActionForm, CodeForm
+from app.codes import check_code, code_step_wait, resend_wait, send_code, sent_message
+from app.throttle import Throttled
+from app.verification import CheckResult, VerificationError
+
+WRONG_CODE = "Incorrect code. Please try again."
+CODE_EXPIRED = "The code expired or was already used. Request a new code."
+TOO_MANY_CODES = "Too many incorrect codes. Request a new code."
+
+
+class CodePage:
+    """Renders one code-step template for one phone number, with the right status."""
+
+    def __init__(self, template, phone, **context):
+        self.template = template
+        self.phone = phone
+        self.context = context
+
+    def render(self, form=None, status=200, headers=None):
+        form = form if form is not None else CodeForm(formdata=None)
+        body = render_template(
+            self.template, form=form, actions=ActionForm(), resend_wait=resend_wait(self.phone), **self.context
+        )
+        response = make_response(body, status)
+        response.headers.update(headers or {})
+        return response
+
+    def error(self, error, form=None):
+        """The page for a VerificationError or a Throttled, with its status and Retry-After."""
+        if isinstance(error, Throttled):
+            flash(error.description, "warning")
+            return self.render(form, 429, {"Retry-After": str(error.retry_after_seconds)})
+        flash(error.message, "danger")
+        return self.render(form, error.status)
+
+    def locked(self, user):
+        wait = code_step_wait(user)
+        flash(f"Too many incorrect codes. The code step is locked; try again in {max(1, wait // 60)} minutes.", "danger")
+        return self.render(status=429, headers={"Retry-After": str(wait)})
+
+    def submit(self, form, user):
+        """Checks a submitted code: (CheckResult, None) when approved, else (result, response)."""
+        if not form.validate_on_submit():
+            return None, self.render(form, 400 if form.errors else 200)
+        try:
+            result = check_code(user, self.phone, form.code.data)
+        except VerificationError as error:
+            return None, self.error(error, form)
+        if result is CheckResult.APPROVED:
+            return result, None
+        if code_step_wait(user):
+            return result, self.locked(user)
+        if result is CheckResult.WRONG:
+            form.code.errors.append(WRONG_CODE)
+            return result, self.render(form, 401)
+        flash(CODE_EXPIRED if result is CheckResult.EXPIRED else TOO_MANY_CODES, "warning")
+        return result, self.render(status=400)
+
+    def resend(self, user, channel, back):
+        """A 'Resend code' or 'Call me instead' button."""
+        if not ActionForm().validate_on_submit():
+            flash("Your form expired. Please try again.", "warning")
+            return redirect(back)
+        if code_step_wait(user):
+            return self.locked(user)
+        try:
+            flash(sent_message(send_code(self.phone, user, channel=channel)), "info")
+        except (Throttled, VerificationError) as error:
+            return self.error(error)
+        return redirect(back)
+
+    def send_first(self, user, then):
+        """Sends the first code of a step and redirects to it; a recent code is reused."""
+        if code_step_wait(user):
+            return redirect(then)
+        try:
+            flash(sent_message(send_code(self.phone, user)), "info")
+        except Throttled:
+            flash("A code was sent a moment ago. Enter it below, or request a new one shortly.", "info")
+        except VerificationError as error:
+            return self.error(error)
+        return redirect(then)

@@ -1,0 +1,79 @@
+"""Remember this device: a signed random token in its own cookie, only its hash in the database."""
+import hashlib
+import secrets
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import current_app, request
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from app.extensions import db
+from app.models import TrustedDevice, utcnow
+from app.security import client_ip, short_user_agent
+
+COOKIE = "trusted_device"
+
+
+def _serializer():
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="trusted-device")
+
+
+def _lifetime():
+    return timedelta(days=current_app.config["TRUSTED_DEVICE_DAYS"])
+
+
+def _hash(token):
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def remember(user, response):
+    """Stores a new trusted device for `user` and sets its cookie on `response`."""
+    token = secrets.token_urlsafe(32)
+    db.session.add(TrustedDevice(
+        user_id=user.id, token_hash=_hash(token), description=short_user_agent(), ip=client_ip()[:45],
+    ))
+    db.session.commit()
+    response.set_cookie(
+        COOKIE,
+        _serializer().dumps({"user": user.id, "token": token}),
+        max_age=int(_lifetime().total_seconds()),
+        secure=current_app.config.get("SESSION_COOKIE_SECURE", False),
+        httponly=True,
+        samesite="Lax",
+    )
+
+
+def recognised(user):
+    """The user's trusted device row for this browser's cookie, or None."""
+    raw = request.cookies.get(COOKIE)
+    if not raw:
+        return None
+    try:
+        data = _serializer().loads(raw, max_age=int(_lifetime().total_seconds()))
+        user_id, token = int(data["user"]), str(data["token"])
+    except (BadSignature, KeyError, TypeError, ValueError):
+        return None
+    if user_id != user.id:
+        return None
+    device = db.session.scalar(
+        sa.select(TrustedDevice).where(TrustedDevice.user_id == user.id, TrustedDevice.token_hash == _hash(token))
+    )
+    if device is None or utcnow() - device.created_at > _lifetime():
+        return None
+    device.last_used_at = utcnow()
+    device.ip = client_ip()[:45]
+    db.session.commit()
+    return device
+
+
+def listed(user):
+    query = sa.select(TrustedDevice).where(TrustedDevice.user_id == user.id).order_by(TrustedDevice.last_used_at.desc())
+    return db.session.scalars(query).all()
+
+
+def forget(user, device_id):
+    result = db.session.execute(
+        sa.delete(TrustedDevice).where(TrustedDevice.user_id == user.id, TrustedDevice.id == device_id)
+    )
+    db.session.commit()
+    return result.rowcount == 1

@@ -1,0 +1,116 @@
+"""Profile pages for recovery codes, remembered browsers, the password and the account itself."""
+from flask import Response, flash, redirect, render_template, session, url_for
+from flask_login import current_user, login_required
+
+from app import devices, events, recovery
+from app.auth.forms import ActionForm
+from app.auth.session import end_session, refresh_login
+from app.extensions import db
+from app.profile import bp
+from app.profile.forms import DeleteAccountForm, PasswordChangeForm, RegenerateCodesForm, SavedCodesForm
+from app.profile.routes import NEW_RECOVERY_CODES
+from app.security import sudo_required
+
+
+@bp.route("/recovery-codes", methods=["GET", "POST"])
+@login_required
+def recovery_codes():
+    """Show new recovery codes once; 'I have saved these codes' clears them from the session."""
+    codes = session.get(NEW_RECOVERY_CODES)
+    if not codes:
+        return redirect(url_for("profile.index"))
+    form = SavedCodesForm()
+    if form.validate_on_submit():
+        session.pop(NEW_RECOVERY_CODES, None)
+        flash("Keep your recovery codes somewhere safe, away from your phone.", "info")
+        return redirect(url_for("profile.index"))
+    return render_template("profile/recovery_codes.html", codes=codes, form=form)
+
+
+@bp.route("/recovery-codes.txt")
+@login_required
+def recovery_codes_download():
+    """The codes just shown, as a text file."""
+    codes = session.get(NEW_RECOVERY_CODES)
+    if not codes:
+        flash("Those codes were already saved. Create new ones if you lost them.", "warning")
+        return redirect(url_for("profile.index"))
+    text = "Recovery codes for {}\nEach code works once.\n\n{}\n".format(current_user.username, "\n".join(codes))
+    return Response(
+        text,
+        mimetype="text/plain",
+        headers={"Content-Disposition": "attachment; filename=recovery-codes.txt", "Cache-Control": "no-store"},
+    )
+
+
+@bp.route("/recovery-codes/regenerate", methods=["GET", "POST"])
+@login_required
+@sudo_required
+def regenerate_recovery_codes():
+    """Void the old recovery codes and create a new set."""
+    if not current_user.two_factor_enabled:
+        return redirect(url_for("profile.index"))
+    form = RegenerateCodesForm()
+    if not form.validate_on_submit():
+        return render_template("profile/regenerate_codes.html", form=form)
+    session[NEW_RECOVERY_CODES] = recovery.generate(current_user)
+    events.record(events.RECOVERY_CODES_GENERATED, current_user, commit=False)
+    db.session.commit()
+    return redirect(url_for("profile.recovery_codes"))
+
+
+@bp.route("/devices/<int:device_id>/forget", methods=["POST"])
+@login_required
+def forget_device(device_id):
+    """Forget one remembered browser."""
+    if ActionForm().validate_on_submit() and devices.forget(current_user, device_id):
+        events.record(events.DEVICE_FORGOTTEN, current_user)
+        flash("That browser will be asked for a code again.", "info")
+    else:
+        flash("That browser was not found.", "warning")
+    return redirect(url_for("profile.index"))
+
+
+@bp.route("/devices/forget-all", methods=["POST"])
+@login_required
+def forget_all_devices():
+    """Forget every remembered browser."""
+    if ActionForm().validate_on_submit():
+        current_user.forget_devices()
+        events.record(events.DEVICE_FORGOTTEN, current_user, detail="all")
+        flash("Every browser will be asked for a code again.", "info")
+    return redirect(url_for("profile.index"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+@sudo_required
+def change_password():
+    """A new password ends every other session, remember cookie and remembered browser."""
+    form = PasswordChangeForm()
+    if not form.validate_on_submit():
+        return render_template("profile/password.html", form=form), 400 if form.errors else 200
+    user = current_user._get_current_object()
+    user.change_password(form.password.data)
+    events.record(events.PASSWORD_CHANGED, user, commit=False)
+    db.session.commit()
+    refresh_login(user)
+    flash("Your password is changed. Your other sessions have been logged out.", "success")
+    return redirect(url_for("profile.index"))
+
+
+@bp.route("/delete", methods=["GET", "POST"])
+@login_required
+@sudo_required
+def delete_account():
+    """Delete the account with its number, codes, devices and events."""
+    form = DeleteAccountForm(current_user.username)
+    if not form.validate_on_submit():
+        return render_template("profile/delete.html", form=form), 400 if form.errors else 200
+    user = current_user._get_current_object()
+    events.record(events.ACCOUNT_DELETED, user, store=False)
+    end_session()
+    db.session.delete(user)
+    db.session.commit()
+    flash("Your account is deleted.", "info")
+    return redirect(url_for("auth.login"))

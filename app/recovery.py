@@ -1,0 +1,66 @@
+"""Recovery codes: ten single-use codes for when the phone is lost.
+
+Each code carries 40 random bits. The set shares one random salt, so checking a code costs one
+scrypt and one indexed lookup; a leaked table still costs an attacker a scrypt per guess.
+"""
+import hashlib
+import secrets
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import RecoveryCode, utcnow
+
+COUNT = 10
+ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # 32 symbols, no 0/o or 1/l to misread
+LENGTH = 8  # 8 symbols of 5 bits each: 40 bits
+LOW_WARNING = 3
+
+
+def _hash(code, salt):
+    digest = hashlib.scrypt(code.encode(), salt=bytes.fromhex(salt), n=2**14, r=8, p=1, dklen=32)
+    return digest.hex()
+
+
+def normalize(code):
+    return "".join(ch for ch in (code or "").lower() if ch not in " -")
+
+
+def display(code):
+    return f"{code[:4]}-{code[4:]}"
+
+
+def generate(user):
+    """Voids the user's old codes and returns ten new ones, formatted; only hashes are stored."""
+    db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    salt = secrets.token_hex(16)
+    codes = ["".join(secrets.choice(ALPHABET) for _ in range(LENGTH)) for _ in range(COUNT)]
+    db.session.add_all(RecoveryCode(user_id=user.id, code_hash=_hash(code, salt), salt=salt) for code in codes)
+    return [display(code) for code in codes]
+
+
+def remaining(user):
+    query = sa.select(sa.func.count()).where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
+    return db.session.scalar(query)
+
+
+def use(user, code):
+    """True if `code` is one of the user's unused codes; it is then used, exactly once."""
+    code = normalize(code)
+    if len(code) != LENGTH or any(ch not in ALPHABET for ch in code):
+        return False
+    salt = db.session.scalar(sa.select(RecoveryCode.salt).where(RecoveryCode.user_id == user.id).limit(1))
+    if salt is None:
+        return False
+    # One conditional UPDATE: of two simultaneous uses of a code, only one changes a row.
+    result = db.session.execute(
+        sa.update(RecoveryCode)
+        .where(
+            RecoveryCode.user_id == user.id,
+            RecoveryCode.code_hash == _hash(code, salt),
+            RecoveryCode.used_at.is_(None),
+        )
+        .values(used_at=utcnow())
+    )
+    db.session.commit()
+    return result.rowcount == 1

@@ -1,0 +1,95 @@
+"""The operator's `flask users` commands, through Flask's CLI runner."""
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import RecoveryCode, SecurityEvent, TrustedDevice, User
+from tests.conftest import PASSWORD
+
+
+def user_named(app, username):
+    with app.app_context():
+        return User.by_username(username)
+
+
+def test_create_prompts_for_the_password_twice(app, runner):
+    result = runner.invoke(args=["users", "create", "Carol"], input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert result.exit_code == 0, result.output
+    assert "Created Carol." in result.output
+    with app.app_context():
+        user = User.by_username("carol")
+        assert user.check_password(PASSWORD)
+        assert PASSWORD not in result.output
+
+
+def test_create_refuses_a_mismatched_repeat(app, runner):
+    result = runner.invoke(args=["users", "create", "carol"], input=f"{PASSWORD}\nsomething else\n")
+    assert result.exit_code != 0
+    assert user_named(app, "carol") is None
+
+
+def test_create_has_no_password_argument(runner):
+    result = runner.invoke(args=["users", "create", "carol", PASSWORD])
+    assert result.exit_code == 2
+    assert "unexpected extra argument" in result.output.lower()
+
+
+def test_create_refuses_a_taken_or_short_name_and_short_password(app, runner):
+    runner.invoke(args=["users", "create", "carol"], input=f"{PASSWORD}\n{PASSWORD}\n")
+    taken = runner.invoke(args=["users", "create", "CAROL"], input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert taken.exit_code == 1 and "is taken" in taken.output
+    short = runner.invoke(args=["users", "create", "ab"], input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert short.exit_code == 1 and "3 to 32" in short.output
+    weak = runner.invoke(args=["users", "create", "dave"], input="short\nshort\n")
+    assert weak.exit_code == 1 and "at least 8" in weak.output
+
+
+def test_list_shows_2fa_state(auth, runner):
+    auth.signup_with_2fa("alice")
+    auth.register("bob")
+    result = runner.invoke(args=["users", "list"])
+    assert result.exit_code == 0
+    lines = {line.split()[0]: line.split()[1] for line in result.output.splitlines()[1:]}
+    assert lines == {"alice": "on", "bob": "off"}
+
+
+def test_reset_2fa_clears_number_codes_devices_and_sessions(app, auth, client, runner):
+    auth.signup_with_2fa("alice")
+    auth.login("alice")
+    response = auth.post("/auth/verify", {"code": auth.fake.last_code("+447400123456"), "remember_device": "y"})
+    assert response.status_code == 302
+    result = runner.invoke(args=["users", "reset-2fa", "alice"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        user = User.by_username("alice")
+        assert user.phone is None
+        count = lambda model: db.session.scalar(sa.select(sa.func.count()).select_from(model).where(model.user_id == user.id))
+        assert count(RecoveryCode) == 0
+        assert count(TrustedDevice) == 0
+        kinds = db.session.scalars(sa.select(SecurityEvent.kind).where(SecurityEvent.user_id == user.id)).all()
+        assert "2fa_reset_by_admin" in kinds
+    # The browser that was logged in is logged out: its session token was rotated.
+    assert client.get("/profile").status_code == 302
+
+
+def test_unknown_user_is_a_clear_error(runner):
+    for command in (["users", "reset-2fa", "nobody"], ["users", "delete", "nobody", "--yes"]):
+        result = runner.invoke(args=command)
+        assert result.exit_code == 1
+        assert "No user named 'nobody'" in result.output
+
+
+def test_delete_removes_the_user_and_their_data(app, auth, runner):
+    auth.signup_with_2fa("alice")
+    result = runner.invoke(args=["users", "delete", "alice"], input="y\n")
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert User.by_username("alice") is None
+        for model in (SecurityEvent, RecoveryCode):
+            assert db.session.scalar(sa.select(sa.func.count()).select_from(model)) == 0
+
+
+def test_delete_asks_for_confirmation(app, auth, runner):
+    auth.register("alice")
+    result = runner.invoke(args=["users", "delete", "alice"], input="n\n")
+    assert result.exit_code == 1
+    assert user_named(app, "alice") is not None
