@@ -120,7 +120,8 @@ def register_errorhandlers(app):
 
 
 def register_session_rules(app):
-    from app.auth.session import AUTH_AT, REMEMBERED, end_session
+    from app.auth.session import REMEMBERED, end_session
+    from app.security import AUTH_AT
 
     @user_loaded_from_cookie.connect_via(app)
     def remembered(sender, user):

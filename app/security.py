@@ -8,6 +8,8 @@ from flask import current_app, flash, redirect, request, session, url_for
 from flask_login import current_user
 
 REAUTH_KEY = "reauthenticated_at"
+AUTH_AT = "authenticated_at"  # session start, for the absolute timeout
+PASSWORD_AT = "password_entered_at"  # a login with the password (not a remember cookie)
 
 
 def is_safe_next(target):
@@ -57,20 +59,32 @@ def mark_reauthenticated():
     session[REAUTH_KEY] = time.time()
 
 
-def recently_reauthenticated():
-    at = session.get(REAUTH_KEY)
+def _within_sudo_window(key):
+    at = session.get(key)
     window = current_app.config["SUDO_MINUTES"] * 60
-    return at is not None and 0 <= time.time() - at <= window
+    return isinstance(at, (int, float)) and 0 <= time.time() - at <= window
 
 
-def sudo_required(view):
-    """Sensitive settings need the password (and the code, with 2FA) in the last few minutes."""
+def recently_reauthenticated():
+    return _within_sudo_window(REAUTH_KEY)
+
+
+def sudo_required(view=None, *, fresh_login_counts=False):
+    """Sensitive settings need the password (and the code, with 2FA) in the last few minutes.
+
+    With `fresh_login_counts`, a login in that window is enough too: adding a first factor
+    right after signing up should not ask for the password typed a moment ago. Removing or
+    replacing a factor always asks again, so a stolen session cannot do it.
+    """
+    if view is None:
+        return lambda view: sudo_required(view, fresh_login_counts=fresh_login_counts)
 
     @wraps(view)
     def wrapped(*args, **kwargs):
         if not current_user.is_authenticated:
             return current_app.login_manager.unauthorized()
-        if not recently_reauthenticated():
+        fresh = fresh_login_counts and _within_sudo_window(PASSWORD_AT)
+        if not (fresh or recently_reauthenticated()):
             flash("Please confirm it's you to continue.", "info")
             return redirect(url_for("auth.reauthenticate", next=request.full_path.rstrip("?")))
         return view(*args, **kwargs)

@@ -54,6 +54,7 @@ class CodePage:
         if code_step_wait(user):
             return result, self.locked(user)
         if result is CheckResult.WRONG:
+            form.code.raw_data, form.code.data = None, ""  # a wrong code is no use to edit
             form.code.errors.append(WRONG_CODE)
             return result, self.render(form, 401)
         flash(CODE_EXPIRED if result is CheckResult.EXPIRED else TOO_MANY_CODES, "warning")

@@ -4,9 +4,8 @@ import time
 from flask import session
 from flask_login import login_user, logout_user
 
-from app.security import mark_reauthenticated, start_fresh_session
+from app.security import AUTH_AT, PASSWORD_AT, start_fresh_session
 
-AUTH_AT = "authenticated_at"
 REMEMBERED = "remembered"
 
 
@@ -14,10 +13,8 @@ def complete_login(user, remember):
     """The last step of every login: a fresh session, then Flask-Login, then our timestamps."""
     start_fresh_session()
     login_user(user, remember=remember)
-    session[AUTH_AT] = time.time()
+    session[AUTH_AT] = session[PASSWORD_AT] = time.time()
     session[REMEMBERED] = bool(remember)
-    # The password was typed seconds ago: sensitive pages need not ask again right away.
-    mark_reauthenticated()
 
 
 def refresh_login(user):
