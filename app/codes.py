@@ -13,7 +13,7 @@ from app import events
 from app.extensions import db, limiter
 from app.models import utcnow
 from app.security import client_ip, mask_phone
-from app.throttle import Throttled, consume, seconds_until_allowed
+from app.throttle import Throttled, consume, hit, seconds_until_allowed, wait_for
 from app.verification import CheckResult, VerificationError, verifier
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def resend_wait(phone):
 def send_code(phone, user=None, channel="sms"):
     """Sends a code unless a limit says no; raises Throttled or VerificationError."""
     checks = _send_limits(phone, user)
-    wait = max(seconds_until_allowed(spec, *key) for spec, key in checks)
+    wait = wait_for(checks)
     if wait > 0:
         raise Throttled(f"Too many codes were requested. Try again in {int(wait + 0.999)} seconds.", wait)
     try:
@@ -61,7 +61,7 @@ def send_code(phone, user=None, channel="sms"):
         raise VerificationError("daily_limit", DAILY_CAP_MESSAGE, status=503) from None
     sent = verifier().send(phone, channel)
     # Counted only once a code is out, so an outage does not lock people out of retrying.
-    consume(checks, "Too many codes were requested.")
+    hit(checks)
     detail = f"by {'voice call' if sent.channel == 'call' else 'text'} to {mask_phone(phone)}"
     events.record(events.CODE_SENT, user, detail=detail)
     return sent

@@ -32,12 +32,16 @@ class DatabaseSessionInterface(ServerSideSessionInterface):
     def _upsert_session(self, session_lifetime, session, store_id):
         expires_at = datetime.now(timezone.utc) + session_lifetime
         data = self.serializer.encode(session)
-        row = db.session.get(ServerSession, store_id)
-        if row is None:
+        updated = db.session.execute(
+            sa.update(ServerSession).where(ServerSession.id == store_id).values(data=data, expires_at=expires_at)
+        )
+        if updated.rowcount == 0:
             db.session.add(ServerSession(id=store_id, data=data, expires_at=expires_at))
-        else:
-            row.data, row.expires_at = data, expires_at
         db.session.commit()
+
+    def should_set_storage(self, app, session):
+        """Requests that never look at the session (static files) don't rewrite it."""
+        return session.modified or (app.config["SESSION_REFRESH_EACH_REQUEST"] and session.accessed)
 
     def _delete_expired_sessions(self):
         now = datetime.now(timezone.utc)

@@ -6,7 +6,6 @@ number or one account, and share its storage so several app servers count togeth
 import math
 import time
 
-from flask import current_app
 from limits import parse_many
 from werkzeug.exceptions import TooManyRequests
 
@@ -33,11 +32,20 @@ def seconds_until_allowed(spec, *key):
     return max(waits, default=0)
 
 
-def consume(checks, message):
-    """Takes one from every (spec, key) in `checks`, or none of them if any is used up."""
-    wait = max((seconds_until_allowed(spec, *key) for spec, key in checks), default=0)
-    if wait > 0:
-        raise Throttled(message, wait)
+def wait_for(checks):
+    """Seconds until every (spec, key) in `checks` allows one more; 0 when they all do."""
+    return max((seconds_until_allowed(spec, *key) for spec, key in checks), default=0)
+
+
+def hit(checks):
     for spec, key in checks:
         for item in parse_many(spec):
             limiter.limiter.hit(item, *key)
+
+
+def consume(checks, message):
+    """Takes one from every (spec, key) in `checks`, or none of them if any is used up."""
+    wait = wait_for(checks)
+    if wait > 0:
+        raise Throttled(message, wait)
+    hit(checks)
