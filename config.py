@@ -64,7 +64,8 @@ class Config:
 
     # Rate limits, in Flask-Limiter's notation.
     RATELIMIT_STORAGE_URI = env("RATELIMIT_STORAGE_URI", "memory://")
-    RATELIMIT_HEADERS_ENABLED = True
+    # Retry-After is set by our 429 page only; Flask-Limiter would add it to every answer.
+    RATELIMIT_HEADERS_ENABLED = False
     RATELIMIT_KEY_PREFIX = "sms2fa"
     LOGIN_LIMIT_PER_IP = env("LOGIN_LIMIT_PER_IP", "20/minute;100/hour")
     LOGIN_LIMIT_PER_USERNAME = env("LOGIN_LIMIT_PER_USERNAME", "10/minute;50/hour")
@@ -76,16 +77,17 @@ class Config:
 
     # Sessions live on the server: a copied cookie is worthless after logout.
     SESSION_REDIS_URL = env("SESSION_REDIS_URL")
-    SESSION_PERMANENT = True
+    # A session cookie lasts as long as the browser, unless "Remember me" was ticked at login.
+    SESSION_PERMANENT = False
     SESSION_REFRESH_EACH_REQUEST = True
     SESSION_CLEANUP_N_REQUESTS = 1000
     PERMANENT_SESSION_LIFETIME = timedelta(minutes=env_int("SESSION_IDLE_MINUTES", 30))
     SESSION_ABSOLUTE_LIFETIME = timedelta(hours=env_int("SESSION_ABSOLUTE_HOURS", 12))
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
-    REMEMBER_COOKIE_DURATION = timedelta(days=env_int("REMEMBER_DAYS", 30))
-    REMEMBER_COOKIE_HTTPONLY = True
-    REMEMBER_COOKIE_SAMESITE = "Lax"
+    # "Remember me" keeps the server-side session (and its cookie) for this long after login,
+    # so logging out or rotating the user's token ends it like any other session.
+    REMEMBER_LIFETIME = timedelta(days=env_int("REMEMBER_DAYS", 30))
 
     BOOTSTRAP_SERVE_LOCAL = True
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the server-side session
@@ -111,7 +113,6 @@ class ProductionConfig(Config):
     ENV_NAME = "production"
     SESSION_COOKIE_SECURE = True
     SESSION_COOKIE_NAME = "__Host-session"
-    REMEMBER_COOKIE_SECURE = True
     FORCE_HTTPS = env("FORCE_HTTPS", "true").lower() not in ("0", "false", "no")
     PREFERRED_URL_SCHEME = "https"
 

@@ -1,10 +1,11 @@
 """The application factory."""
 import logging
+import math
 import time
 from pathlib import Path
 
 from flask import Flask, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, user_loaded_from_cookie
+from flask_login import current_user
 from flask_talisman import Talisman
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -95,9 +96,9 @@ def register_errorhandlers(app):
     @app.errorhandler(429)
     def too_many_requests(error):
         retry_after = dict(error.get_headers()).get("Retry-After")
-        limit = getattr(limiter, "current_limit", None)
+        limit = getattr(error, "limit", None) and limiter.current_limit
         if retry_after is None and limit is not None:
-            retry_after = str(max(1, int(limit.reset_at - time.time())))
+            retry_after = str(max(1, math.ceil(limit.reset_at - time.time())))
         response = app.make_response((render_template("errors/429.html", retry_after=retry_after), 429))
         if retry_after:
             response.headers["Retry-After"] = retry_after
@@ -120,26 +121,30 @@ def register_errorhandlers(app):
 
 
 def register_session_rules(app):
-    from app.auth.session import REMEMBERED, end_session
-    from app.security import AUTH_AT
-
-    @user_loaded_from_cookie.connect_via(app)
-    def remembered(sender, user):
-        session[AUTH_AT] = time.time()
-        session[REMEMBERED] = True
+    from app.auth.session import end_session
+    from app.security import AUTH_AT, FINGERPRINT, REMEMBERED, client_fingerprint
 
     @app.before_request
-    def enforce_absolute_timeout():
-        """Sessions without remember-me end 12 hours after login, however active."""
-        if not current_user.is_authenticated or session.get(REMEMBERED):
+    def end_expired_or_moved_sessions():
+        """Sessions end 12 hours after login (30 days with remember-me), or when the address or
+        browser they were started from changes (Flask-Login's "strong" protection does not
+        cover remembered, permanent sessions)."""
+        if not current_user.is_authenticated:
             return None
-        started = session.get(AUTH_AT)
-        limit = app.config["SESSION_ABSOLUTE_LIFETIME"].total_seconds()
-        if isinstance(started, (int, float)) and 0 <= time.time() - started <= limit:
+        lifetime = app.config["REMEMBER_LIFETIME" if session.get(REMEMBERED) else "SESSION_ABSOLUTE_LIFETIME"]
+        if session.get(FINGERPRINT) != client_fingerprint():
+            message = "Your session ended because your network or browser changed. Please log in again."
+        elif within(session.get(AUTH_AT), lifetime):
             return None
+        else:
+            message = "Your session has ended. Please log in again."
         end_session()
-        flash("Your session has ended. Please log in again.", "info")
+        flash(message, "info")
         return redirect(url_for("auth.login"))
+
+
+def within(started, lifetime):
+    return isinstance(started, (int, float)) and 0 <= time.time() - started <= lifetime.total_seconds()
 
 
 def register_commands(app):

@@ -1,4 +1,5 @@
 """Small shared helpers: safe redirects, masking phone numbers, sessions and sudo mode."""
+import hashlib
 import time
 from functools import wraps
 from urllib.parse import unquote, urlsplit
@@ -8,8 +9,11 @@ from flask import current_app, flash, redirect, request, session, url_for
 from flask_login import current_user
 
 REAUTH_KEY = "reauthenticated_at"
-AUTH_AT = "authenticated_at"  # session start, for the absolute timeout
-PASSWORD_AT = "password_entered_at"  # a login with the password (not a remember cookie)
+# Keys of an authenticated session.
+AUTH_AT = "authenticated_at"  # when the login completed, for the absolute timeout
+PASSWORD_AT = "password_entered_at"  # when a password was last typed to log in
+REMEMBERED = "remembered"  # "Remember me" was ticked: the session lasts REMEMBER_LIFETIME
+FINGERPRINT = "client_fingerprint"  # the address and browser the session is bound to
 
 
 def is_safe_next(target):
@@ -47,6 +51,12 @@ def mask_phone(phone):
     shown = "•" * max(len(national) - 3, 0) + national[-3:]
     groups = [shown[:3], shown[3:6], shown[6:]]
     return f"+{country} " + " ".join(group for group in groups if group)
+
+
+def client_fingerprint():
+    """What a session is bound to: the address and browser it was started from."""
+    seen = f"{request.remote_addr}|{request.headers.get('User-Agent', '')}"
+    return hashlib.sha256(seen.encode()).hexdigest()
 
 
 def start_fresh_session():

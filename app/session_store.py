@@ -3,16 +3,36 @@
 Flask-Session's own SQLAlchemy backend declares its model anew for every app and creates its
 table outside the migrations; this backend stores sessions in a table the migrations own.
 """
-from datetime import datetime, timezone
+import time
+from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 from flask_session.base import ServerSideSession, ServerSideSessionInterface
 
 from app.extensions import db
 from app.models import ServerSession
+from app.security import AUTH_AT, REMEMBERED
 
 
-class DatabaseSessionInterface(ServerSideSessionInterface):
+def lifetime_of(app, session):
+    """How long a session lives from now: idle timeout, or what is left of remember-me."""
+    if not session.get(REMEMBERED):
+        return app.permanent_session_lifetime
+    left = app.config["REMEMBER_LIFETIME"].total_seconds() - (time.time() - session.get(AUTH_AT, 0))
+    return timedelta(seconds=max(0, left))
+
+
+class RememberAware:
+    """Stores a remembered session (and sets its cookie) for what is left of its 30 days."""
+
+    def get_expiration_time(self, app, session):
+        return datetime.now(timezone.utc) + lifetime_of(app, session) if session.permanent else None
+
+    def _upsert_session(self, session_lifetime, session, store_id):
+        super()._upsert_session(lifetime_of(self.app, session), session, store_id)
+
+
+class DatabaseStore(ServerSideSessionInterface):
     session_class = ServerSideSession
     ttl = False  # expired rows are deleted every SESSION_CLEANUP_N_REQUESTS requests on average
 
@@ -49,6 +69,10 @@ class DatabaseSessionInterface(ServerSideSessionInterface):
         db.session.commit()
 
 
+class DatabaseSessionInterface(RememberAware, DatabaseStore):
+    pass
+
+
 def session_interface(app):
     config = app.config
     options = {
@@ -60,5 +84,8 @@ def session_interface(app):
         import redis
         from flask_session.redis import RedisSessionInterface
 
-        return RedisSessionInterface(app, client=redis.from_url(config["SESSION_REDIS_URL"]), **options)
+        class RedisInterface(RememberAware, RedisSessionInterface):
+            pass
+
+        return RedisInterface(app, client=redis.from_url(config["SESSION_REDIS_URL"]), **options)
     return DatabaseSessionInterface(app, cleanup_n_requests=config["SESSION_CLEANUP_N_REQUESTS"], **options)

@@ -179,6 +179,8 @@ class FakeVerifyServer:
             self._epoch = getattr(self, "_epoch", 0) + 1
             self.sends, self.checks, self.requests = [], [], []
             self.connections_opened = 0
+            self.landline_numbers = set()
+            self.blocked_numbers = {}
 
     # -- clock ---------------------------------------------------------------
     def now(self):

@@ -11,6 +11,10 @@ CODE_EXPIRED = "The code expired or was already used. Request a new code."
 TOO_MANY_CODES = "Too many incorrect codes. Request a new code."
 
 
+def retry_after_header(error):
+    return {"Retry-After": str(error.retry_after)} if error.retry_after else {}
+
+
 class CodePage:
     """Renders one code-step template for one phone number, with the right status."""
 
@@ -34,7 +38,7 @@ class CodePage:
             flash(error.description, "warning")
             return self.render(form, 429, {"Retry-After": str(error.retry_after_seconds)})
         flash(error.message, "danger")
-        return self.render(form, error.status)
+        return self.render(form, error.status, retry_after_header(error))
 
     def locked(self, user):
         wait = code_step_wait(user)

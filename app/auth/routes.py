@@ -25,6 +25,13 @@ def username_key():
     return "login-user:" + User.normalize_username(request.form.get("username", ""))[:64]
 
 
+def current_username_key():
+    """Password guesses on re-authentication share the login's per-username budget."""
+    if current_user.is_authenticated:
+        return "login-user:" + current_user.username_key
+    return "login-ip:" + (request.remote_addr or "")
+
+
 @bp.route("/register", methods=["GET", "POST"])
 def register():
     """Create an account."""
@@ -184,6 +191,7 @@ def reauth_code_page(next_url):
 
 
 @bp.route("/reauthenticate", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_USERNAME"], methods=["POST"], key_func=current_username_key)
 @login_required
 def reauthenticate():
     """Confirm the password (and the code, with 2FA) before a sensitive change."""

@@ -5,7 +5,7 @@ from flask import current_app, flash, redirect, render_template, session, url_fo
 from flask_login import current_user, login_required
 
 from app import devices, events, recovery
-from app.auth.code_step import CodePage
+from app.auth.code_step import CodePage, retry_after_header
 from app.auth.forms import ActionForm, CodeForm
 from app.auth.session import refresh_login
 from app.codes import send_code, sent_message
@@ -71,7 +71,7 @@ def phone_form_page(template):
             form.phone.errors.append(error.message)
         else:
             flash(error.message, "danger")
-        return render_template(template, form=form), error.status
+        return render_template(template, form=form), error.status, retry_after_header(error)
     session[PENDING_PHONE] = form.e164
     session[PENDING_PHONE_AT] = time.time()
     flash(sent_message(sent), "info")
@@ -100,14 +100,20 @@ def change_phone():
 
 
 def confirm_page(phone):
-    return CodePage("profile/confirm.html", phone, masked_phone=mask_phone(phone))
+    changing = current_user.two_factor_enabled
+    return CodePage("profile/confirm.html", phone, masked_phone=mask_phone(phone), changing=changing)
 
 
 def pending_phone_or_restart():
+    """The pending number, or None after flashing why (the caller sends them to `phone_entry_url`)."""
     phone = pending_phone()
     if phone is None:
         flash("Your code request expired or was not started. Please enter your number again.", "warning")
     return phone
+
+
+def phone_entry_url():
+    return url_for("profile.change_phone" if current_user.two_factor_enabled else "profile.enable_2fa")
 
 
 @bp.route("/2fa/confirm", methods=["GET", "POST"])
@@ -116,7 +122,7 @@ def confirm_2fa():
     """Check the code sent to the new number; only then is it saved (and 2FA turned on)."""
     phone = pending_phone_or_restart()
     if phone is None:
-        return redirect(url_for("profile.enable_2fa"))
+        return redirect(phone_entry_url())
     user = current_user._get_current_object()
     result, response = confirm_page(phone).submit(CodeForm(), user)
     if response is not None:
@@ -146,7 +152,7 @@ def resend_enrolment_code(channel):
     """Send the enrolment code again, by text or by a call."""
     phone = pending_phone_or_restart()
     if phone is None:
-        return redirect(url_for("profile.enable_2fa"))
+        return redirect(phone_entry_url())
     return confirm_page(phone).resend(current_user, channel, url_for("profile.confirm_2fa"))
 
 

@@ -28,12 +28,13 @@ class VerificationError(Exception):
     HTTP status of the page that shows it, `field` names the form field it belongs to, if any.
     """
 
-    def __init__(self, reason, message, status=503, field=None):
+    def __init__(self, reason, message, status=503, field=None, retry_after=None):
         super().__init__(message)
         self.reason = reason
         self.message = message
         self.status = status
         self.field = field
+        self.retry_after = retry_after  # seconds, for a 429's Retry-After header
 
 
 UNAVAILABLE = "The verification service is unavailable. Please try again shortly."
@@ -43,19 +44,21 @@ def unavailable(reason="unavailable"):
     return VerificationError(reason, UNAVAILABLE, status=503)
 
 
-# Twilio error codes and the sentence a person sees for each.
+TOO_MANY_SENDS = "Too many codes were requested. Try again in 10 minutes."
+
+# Twilio error codes and what a person sees for each: reason, sentence, status, field, Retry-After.
 ERRORS_BY_TWILIO_CODE = {
-    60200: ("invalid_number", "This phone number is not valid. Check it and try again.", 400, "phone"),
-    60203: ("too_many_sends", "Too many codes were requested. Try again in 10 minutes.", 429, None),
-    60205: ("cannot_receive_sms", "This number can't receive text messages. Use a mobile number.", 400, "phone"),
-    60212: ("too_many_sends", "Too many codes were requested at once. Try again in a minute.", 429, None),
-    60410: ("blocked", "We can't send a code to this number right now.", 403, "phone"),
-    60605: ("blocked", "We can't send a code to this number right now.", 403, "phone"),
+    60200: ("invalid_number", "This phone number is not valid. Check it and try again.", 400, "phone", None),
+    60203: ("too_many_sends", TOO_MANY_SENDS, 429, None, 600),
+    60205: ("cannot_receive_sms", "This number can't receive text messages. Use a mobile number.", 400, "phone", None),
+    60212: ("too_many_sends", "Too many codes were requested at once. Try again in a minute.", 429, None, 60),
+    60410: ("blocked", "We can't send a code to this number right now.", 403, "phone", None),
+    60605: ("blocked", "We can't send a code to this number right now.", 403, "phone", None),
 }
 
 
 def error_for_twilio_code(code):
     if code in ERRORS_BY_TWILIO_CODE:
-        reason, message, status, field = ERRORS_BY_TWILIO_CODE[code]
-        return VerificationError(reason, message, status=status, field=field)
+        reason, message, status, field, retry_after = ERRORS_BY_TWILIO_CODE[code]
+        return VerificationError(reason, message, status=status, field=field, retry_after=retry_after)
     return unavailable()

@@ -12,7 +12,7 @@ from flask import current_app
 from app.extensions import db
 from app.models import ConsoleVerification, utcnow
 from app.security import mask_phone
-from app.verification.base import CheckResult, Sent, VerificationError
+from app.verification.base import TOO_MANY_SENDS, CheckResult, Sent, VerificationError
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +40,7 @@ class ConsoleVerifier:
     def send(self, phone, channel="sms"):
         row = _live(phone)
         if row is not None and row.sends >= MAX_SENDS:
-            raise VerificationError(
-                "too_many_sends", "Too many codes were requested. Try again in 10 minutes.", 429
-            )
+            raise VerificationError("too_many_sends", TOO_MANY_SENDS, 429, retry_after=600)
         code = f"{secrets.randbelow(10**6):06d}"
         if row is None:
             ttl = current_app.config["CODE_TTL"]
