@@ -1,7 +1,23 @@
 """Fields shared by both blueprints."""
 from flask import current_app
-from wtforms import StringField, ValidationError
-from wtforms.validators import InputRequired
+from wtforms import PasswordField, StringField, ValidationError
+from wtforms.validators import EqualTo, InputRequired, Length
+
+
+def new_password_field(label="Password"):
+    return PasswordField(
+        label,
+        validators=[InputRequired(), Length(min=8, max=128, message="Use 8 to 128 characters.")],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+def repeat_password_field():
+    return PasswordField(
+        "Repeat password",
+        validators=[InputRequired(), EqualTo("password", message="The passwords don't match.")],
+        render_kw={"autocomplete": "new-password"},
+    )
 
 
 class CodeField(StringField):

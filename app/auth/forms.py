@@ -1,8 +1,8 @@
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, StringField, SubmitField
-from wtforms.validators import EqualTo, InputRequired, Length, Regexp, ValidationError
+from wtforms.validators import InputRequired, Length, Regexp, ValidationError
 
-from app.forms import CodeField
+from app.forms import CodeField, new_password_field, repeat_password_field
 from app.models import User
 
 
@@ -16,16 +16,8 @@ class RegistrationForm(FlaskForm):
         ],
         render_kw={"autocomplete": "username"},
     )
-    password = PasswordField(
-        "Password",
-        validators=[InputRequired(), Length(min=8, max=128, message="Use 8 to 128 characters.")],
-        render_kw={"autocomplete": "new-password"},
-    )
-    password2 = PasswordField(
-        "Repeat password",
-        validators=[InputRequired(), EqualTo("password", message="The passwords don't match.")],
-        render_kw={"autocomplete": "new-password"},
-    )
+    password = new_password_field()
+    password2 = repeat_password_field()
     submit = SubmitField("Sign up")
 
     def validate_username(self, field):

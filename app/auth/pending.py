@@ -1,4 +1,5 @@
 """The half-finished login between the password and the code, kept in the server-side session."""
+import secrets
 import time
 from dataclasses import dataclass
 
@@ -17,11 +18,12 @@ class PendingLogin:
     next: str
     created_at: float
     attempts: int = 0
+    session_token: str = ""  # the user's token when the password was checked
 
     @classmethod
     def start(cls, user, remember, next_url):
         clear()
-        pending = cls(user.id, bool(remember), next_url, time.time())
+        pending = cls(user.id, bool(remember), next_url, time.time(), session_token=user.session_token)
         pending.save()
         return pending
 
@@ -35,6 +37,7 @@ class PendingLogin:
                 next=str(session[PREFIX + "next"]),
                 created_at=float(session[PREFIX + "created_at"]),
                 attempts=int(session.get(PREFIX + "attempts", 0)),
+                session_token=str(session[PREFIX + "session_token"]),
             )
         except (KeyError, TypeError, ValueError):
             clear()
@@ -51,7 +54,10 @@ class PendingLogin:
 
     def user(self):
         user = db.session.get(User, self.user_id)
-        return user if user is not None and user.two_factor_enabled else None
+        if user is None or not user.two_factor_enabled:
+            return None
+        # A new password, a new phone or 2FA turned off rotates the token: a login begun before ends.
+        return user if secrets.compare_digest(user.session_token, self.session_token) else None
 
     def count_wrong_code(self):
         """Returns True while more attempts are allowed for this pending login."""

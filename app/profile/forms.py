@@ -1,7 +1,8 @@
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, SelectField, StringField, SubmitField
-from wtforms.validators import EqualTo, InputRequired, Length, ValidationError
+from wtforms import SelectField, StringField, SubmitField
+from wtforms.validators import InputRequired, Length, ValidationError
 
+from app.forms import new_password_field, repeat_password_field
 from app.phones import InvalidPhone, country_choices, parse_phone
 
 
@@ -40,16 +41,8 @@ class SavedCodesForm(FlaskForm):
 
 
 class PasswordChangeForm(FlaskForm):
-    password = PasswordField(
-        "New password",
-        validators=[InputRequired(), Length(min=8, max=128, message="Use 8 to 128 characters.")],
-        render_kw={"autocomplete": "new-password"},
-    )
-    password2 = PasswordField(
-        "Repeat password",
-        validators=[InputRequired(), EqualTo("password", message="The passwords don't match.")],
-        render_kw={"autocomplete": "new-password"},
-    )
+    password = new_password_field("New password")
+    password2 = repeat_password_field()
     submit = SubmitField("Change password")
 
 

@@ -7,6 +7,8 @@ import hmac
 import logging
 import secrets
 
+import sqlalchemy as sa
+
 from flask import current_app
 
 from app.extensions import db
@@ -39,6 +41,11 @@ class ConsoleVerifier:
 
     def send(self, phone, channel="sms"):
         row = _live(phone)
+        if row is not None and row.checks >= MAX_CHECKS:
+            # Like Verify: a verification that ran out of checks is gone; a send starts afresh.
+            db.session.delete(row)
+            db.session.flush()
+            row = None
         if row is not None and row.sends >= MAX_SENDS:
             raise VerificationError("too_many_sends", TOO_MANY_SENDS, 429, retry_after=600)
         code = f"{secrets.randbelow(10**6):06d}"
@@ -62,9 +69,14 @@ class ConsoleVerifier:
             db.session.commit()
             return CheckResult.MAX_ATTEMPTS
         if hmac.compare_digest(row.code_hash, _hash(phone, code)):
-            db.session.delete(row)
+            # A conditional DELETE: of two simultaneous checks of one code, only one removes it.
+            used = db.session.execute(
+                sa.delete(ConsoleVerification).where(
+                    ConsoleVerification.phone == phone, ConsoleVerification.code_hash == row.code_hash
+                )
+            )
             db.session.commit()
-            return CheckResult.APPROVED
+            return CheckResult.APPROVED if used.rowcount == 1 else CheckResult.EXPIRED
         row.checks += 1
         db.session.commit()
         return CheckResult.WRONG
