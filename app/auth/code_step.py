@@ -47,6 +47,8 @@ class CodePage:
 
     def submit(self, form, user):
         """Checks a submitted code: (CheckResult, None) when approved, else (result, response)."""
+        if code_step_wait(user):
+            return None, self.locked(user)
         if not form.validate_on_submit():
             return None, self.render(form, 400 if form.errors else 200)
         try:

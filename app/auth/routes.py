@@ -109,11 +109,8 @@ def verify():
     pending, user = pending_user_or_restart()
     if pending is None:
         return user
-    page = login_code_page(user)
-    if code_step_wait(user):
-        return page.locked(user)
     form = LoginCodeForm()
-    result, response = page.submit(form, user)
+    result, response = login_code_page(user).submit(form, user)
     if response is None:
         remember_device = form.remember_device.data
         response = finish_two_factor_login(user, pending, "with a verification code")
@@ -122,8 +119,8 @@ def verify():
             devices.remember(user, response)
             events.record(events.DEVICE_TRUSTED, user)
         return response
-    if code_step_wait(user):
-        clear_pending_login()
+    if result is not None and code_step_wait(user):
+        clear_pending_login()  # this very code locked the step: the person starts again later
     elif result is CheckResult.WRONG and not pending.count_wrong_code():
         clear_pending_login()
         flash("Too many incorrect codes. Please log in again.", "danger")
@@ -224,10 +221,7 @@ def reauthenticate_code():
     next_url = request.args.get("next", "")
     if not session.get(REAUTH_PASSWORD_OK) or not current_user.two_factor_enabled:
         return redirect(url_for("auth.reauthenticate", next=next_url))
-    page = reauth_code_page(next_url)
-    if code_step_wait(current_user):
-        return page.locked(current_user)
-    result, response = page.submit(CodeForm(), current_user)
+    result, response = reauth_code_page(next_url).submit(CodeForm(), current_user)
     return response or finish_reauthentication(next_url)
 
 

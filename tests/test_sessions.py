@@ -1,0 +1,346 @@
+"""Sessions: fresh at each login step, kept on the server, ended by logout, factor changes and time."""
+import os
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from werkzeug.http import parse_date
+
+from app import session_store
+from app.extensions import db
+from app.models import ServerSession
+from tests.conftest import AuthActions, page_text
+
+SESSION = "session"
+REMEMBER = "remember_token"
+SESSION_STORES = pytest.mark.parametrize("app_overrides", [
+    pytest.param({}, id="db-sessions"),
+    pytest.param({"SESSION_REDIS_URL": os.environ.get("REDIS_URL")}, id="redis-sessions", marks=pytest.mark.redis),
+], indirect=True)
+
+
+@pytest.fixture
+def app_overrides(request):
+    return getattr(request, "param", {})
+
+
+def cookie(client, name=SESSION):
+    found = client.get_cookie(name)
+    return found.value if found is not None else None
+
+
+def browser(app, fake, cookies=None):
+    """Another browser on the same machine, optionally holding copies of some cookies."""
+    client = app.test_client()
+    for name, value in (cookies or {}).items():
+        client.set_cookie(name, value)
+    return AuthActions(client, fake)
+
+
+def stored_session(app, sid):
+    with app.app_context():
+        return db.session.get(ServerSession, "session:" + sid)
+
+
+def session_is_stored(app, sid):
+    """Whether the server still holds the session `sid`, in the database or in Redis."""
+    with app.test_request_context():
+        return app.session_interface._retrieve_session_data("session:" + sid) is not None
+
+
+def assert_logged_out(response):
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/auth/login")
+
+
+def disable_2fa(auth):
+    auth.reauthenticate()
+    assert auth.client.get("/profile/2fa/disable").status_code == 200
+    response = auth.post("/profile/2fa/disable", form_url="/profile/2fa/disable")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/profile"
+
+
+def enable_2fa(auth):
+    assert auth.start_enrolment().status_code == 302
+    response = auth.confirm()
+    assert response.status_code == 302, page_text(response)
+
+
+# --- a fresh session at each success --------------------------------------------------------------
+
+@SESSION_STORES
+def test_login_starts_a_fresh_session(app, auth, client, fake):
+    auth.register()
+    auth.logout()
+    client.get("/auth/login")
+    with client.session_transaction() as session:
+        session["planted"] = "x"
+    before = cookie(client)
+    assert before
+    response = auth.login()
+    assert response.headers["Location"] == "/profile"
+    with client.session_transaction() as session:
+        assert "planted" not in session
+        assert session.get("_user_id")
+    assert cookie(client) not in (None, before)
+    assert session_is_stored(app, cookie(client))
+    # The planted session is gone on the server too: its id leads nowhere.
+    assert not session_is_stored(app, before)
+    assert_logged_out(browser(app, fake, {SESSION: before}).client.get("/profile"))
+
+
+@SESSION_STORES
+def test_code_success_starts_a_fresh_session(app, auth, client, fake):
+    auth.signup_with_2fa()
+    assert auth.login().headers["Location"] == "/auth/verify"
+    with client.session_transaction() as session:
+        session["planted"] = "x"
+    before = cookie(client)
+    response = auth.verify()
+    assert response.status_code == 302
+    with client.session_transaction() as session:
+        assert "planted" not in session
+        assert not [key for key in session if key.startswith("pending_login_")]
+    assert cookie(client) not in (None, before)
+    assert not session_is_stored(app, before)
+    assert client.get("/profile").status_code == 200
+
+
+# --- server-side sessions ------------------------------------------------------------------------
+
+@SESSION_STORES
+def test_session_cookie_copied_before_logout_is_anonymous_after_it(app, auth, client, fake):
+    auth.register()
+    copied = cookie(client)
+    thief = browser(app, fake, {SESSION: copied}).client
+    assert thief.get("/profile").status_code == 200  # the copy works while the session lives
+    assert session_is_stored(app, copied)
+    auth.logout()
+    assert not session_is_stored(app, copied)
+    assert_logged_out(thief.get("/profile"))
+    assert_logged_out(client.get("/profile"))
+
+
+def test_turning_2fa_on_logs_out_other_sessions(app, auth, client, fake):
+    auth.register()
+    other = browser(app, fake)
+    assert other.login().headers["Location"] == "/profile"
+    assert other.client.get("/profile").status_code == 200
+    enable_2fa(auth)
+    assert_logged_out(other.client.get("/profile"))
+    assert client.get("/profile").status_code == 200  # the session that made the change stays
+
+
+def test_turning_2fa_off_logs_out_other_sessions(app, auth, client, fake):
+    auth.signup_with_2fa()
+    auth.login()
+    auth.verify()
+    other = browser(app, fake)
+    other.login()
+    assert other.verify().status_code == 302
+    assert other.client.get("/profile").status_code == 200
+    disable_2fa(auth)
+    assert_logged_out(other.client.get("/profile"))
+    response = client.get("/profile")
+    assert response.status_code == 200
+    assert "Enable 2FA" in page_text(response)
+
+
+# --- remember me ---------------------------------------------------------------------------------
+# Whatever carries "Remember me" (a remember cookie or a long-lived session cookie), it is a cookie
+# that outlives the browser session; these tests follow such cookies by their lifetime.
+
+DAY = 24 * 3600
+
+
+def lasting_cookies(response):
+    """Cookies `response` sets that outlive the browser session: name -> seconds they last."""
+    now = datetime.now(UTC)
+    lasting = {}
+    for header in response.headers.getlist("Set-Cookie"):
+        name, _, rest = header.partition("=")
+        if not rest.split(";")[0]:
+            continue  # a deletion
+        attributes = {}
+        for part in rest.split(";")[1:]:
+            key, _, value = part.strip().partition("=")
+            attributes[key.lower()] = value
+        if "max-age" in attributes:
+            seconds = int(attributes["max-age"])
+        elif "expires" in attributes:
+            seconds = (parse_date(attributes["expires"]) - now).total_seconds()
+        else:
+            continue
+        if seconds > 0:
+            lasting[name] = seconds
+    return lasting
+
+
+def copies(client, names):
+    return {name: cookie(client, name) for name in names if cookie(client, name)}
+
+
+def remembered_login(auth):
+    """Logs in with "Remember me" (and the code, with 2FA); returns the lasting cookies' copies."""
+    response = auth.login(remember=True)
+    if response.headers.get("Location") == "/auth/verify":
+        response = auth.verify()
+    assert response.status_code == 302, page_text(response)
+    lasting = lasting_cookies(response)
+    assert lasting, "Remember me set no cookie that outlives the browser session"
+    assert max(lasting.values()) > DAY
+    assert max(lasting.values()) <= 30 * DAY + 60
+    return copies(auth.client, lasting)
+
+
+def test_remember_me_takes_effect_only_after_the_second_factor(app, auth, client, fake):
+    auth.signup_with_2fa()
+    response = auth.login(remember=True)
+    assert response.headers["Location"] == "/auth/verify"
+    assert all(seconds <= 3600 for seconds in lasting_cookies(response).values())
+    # Copies of every cookie the browser holds now do not log anyone in.
+    held = copies(client, (SESSION, REMEMBER))
+    assert_logged_out(browser(app, fake, held).client.get("/profile"))
+    response = auth.verify()
+    assert response.status_code == 302
+    lasting = lasting_cookies(response)
+    assert lasting and DAY < max(lasting.values()) <= 30 * DAY + 60
+    # A browser restarted with only the lasting cookies is still logged in.
+    assert browser(app, fake, copies(client, lasting)).client.get("/profile").status_code == 200
+
+
+def test_remembered_login_ends_when_2fa_is_turned_off(app, auth, client, fake):
+    auth.signup_with_2fa()
+    other = browser(app, fake)
+    kept = remembered_login(other)
+    assert browser(app, fake, kept).client.get("/profile").status_code == 200
+    auth.login()
+    auth.verify()
+    disable_2fa(auth)
+    assert_logged_out(other.client.get("/profile"))
+    assert_logged_out(browser(app, fake, kept).client.get("/profile"))
+    assert client.get("/profile").status_code == 200
+
+
+def test_remembered_login_ends_when_2fa_is_turned_on(app, auth, client, fake):
+    auth.register()
+    other = browser(app, fake)
+    kept = remembered_login(other)
+    enable_2fa(auth)
+    assert_logged_out(other.client.get("/profile"))
+    assert_logged_out(browser(app, fake, kept).client.get("/profile"))
+    assert client.get("/profile").status_code == 200
+
+
+def test_remembered_cookies_copied_before_logout_are_refused_after_it(app, auth, fake):
+    auth.register()
+    auth.logout()
+    kept = remembered_login(auth)
+    auth.logout()
+    assert_logged_out(browser(app, fake, kept).client.get("/profile"))
+
+
+# --- timeouts ------------------------------------------------------------------------------------
+
+@pytest.fixture
+def session_clock(monkeypatch):
+    """Moves the clock the server-side session store reads its expiry by."""
+
+    class ShiftedDatetime(datetime):
+        offset = timedelta(0)
+
+        @classmethod
+        def now(cls, tz=None):
+            return datetime.now(tz) + cls.offset
+
+    monkeypatch.setattr(session_store, "datetime", ShiftedDatetime)
+
+    def advance(**delta):
+        ShiftedDatetime.offset += timedelta(**delta)
+
+    return advance
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """Moves time.time, which the absolute timeout reads."""
+    offset = [0.0]
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + offset[0])
+
+    def advance(**delta):
+        offset[0] += timedelta(**delta).total_seconds()
+
+    return advance
+
+
+def test_stored_session_expires_30_minutes_after_the_last_request(app, auth, client):
+    auth.register()
+    row = stored_session(app, cookie(client))
+    left = row.expires_at - datetime.now(UTC)
+    assert timedelta(minutes=29) < left <= timedelta(minutes=30)
+
+
+def test_idle_timeout_is_30_minutes(auth, client, session_clock):
+    auth.register()
+    session_clock(minutes=29)
+    assert client.get("/profile").status_code == 200
+    session_clock(minutes=29)  # 58 minutes after login, 29 after the last request
+    assert client.get("/profile").status_code == 200
+    session_clock(minutes=31)
+    assert_logged_out(client.get("/profile"))
+
+
+def test_absolute_timeout_is_12_hours_however_active(auth, client, clock):
+    auth.register()
+    for _ in range(11):
+        clock(hours=1)
+        assert client.get("/profile").status_code == 200
+    clock(minutes=59)
+    assert client.get("/profile").status_code == 200
+    clock(minutes=2)  # 12 h 1 min after login
+    response = client.get("/profile")
+    assert_logged_out(response)
+    assert "Your session has ended" in page_text(client.get(response.headers["Location"]))
+    assert_logged_out(client.get("/profile"))
+
+
+def test_absolute_timeout_also_applies_after_a_code_login(auth, client, fake, clock):
+    auth.signup_with_2fa()
+    auth.login()
+    auth.verify()
+    clock(hours=11, minutes=59)
+    assert client.get("/profile").status_code == 200
+    clock(minutes=2)
+    assert_logged_out(client.get("/profile"))
+
+
+def test_remembered_login_outlives_12_hours_but_not_30_days(auth, client, clock):
+    auth.register()
+    auth.logout()
+    remembered_login(auth)
+    clock(hours=13)
+    assert client.get("/profile").status_code == 200
+    clock(days=29)  # 29 days 13 hours
+    assert client.get("/profile").status_code == 200
+    clock(hours=11, minutes=1)  # 30 days and a minute
+    assert_logged_out(client.get("/profile"))
+
+
+# --- session protection --------------------------------------------------------------------------
+
+def test_strong_session_protection_refuses_another_user_agent(auth, client):
+    auth.register()
+    assert client.get("/profile").status_code == 200
+    assert_logged_out(client.get("/profile", headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Other/1.0"}))
+    # The session was dropped, not just hidden from that request.
+    assert_logged_out(client.get("/profile"))
+
+
+def test_strong_session_protection_refuses_another_address(app, auth, client, fake):
+    auth.register()
+    copied = cookie(client)
+    elsewhere = browser(app, fake, {SESSION: copied}).client
+    elsewhere.environ_base["REMOTE_ADDR"] = "198.51.100.23"
+    assert_logged_out(elsewhere.get("/profile"))
