@@ -19,20 +19,23 @@ FINGERPRINT = "client_fingerprint"  # the address and browser the session is bou
 def is_safe_next(target):
     """True for a same-origin relative path that no browser would follow off-site.
 
-    Refused: `//evil`, `/\\evil`, `\\\\evil`, `https:evil`, `javascript:...`, and anything with
-    control characters or white space (browsers drop tabs, so `/%09/evil` becomes `//evil`).
+    Refused: `//evil`, `/\\evil`, `\\\\evil`, `https:evil`, `javascript:...`, raw white space or
+    control characters (browsers drop tabs, so `/<tab>/evil` becomes `//evil`), and any of these
+    hidden behind percent-encoding (`/%09/evil`, `/%5Cevil`). An encoded space in a query is fine.
     """
     if not target or not isinstance(target, str) or len(target) > 2000:
         return False
-    for candidate in (target, unquote(target)):
-        if not candidate.startswith("/") or candidate.startswith(("//", "/\\")):
-            return False
-        if "\\" in candidate or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in candidate):
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return False
+    decoded = unquote(target)
+    for candidate in (target, decoded):
+        if not candidate.startswith("/") or candidate.startswith(("//", "/\\")) or "\\" in candidate:
             return False
         parts = urlsplit(candidate)
         if parts.scheme or parts.netloc:
             return False
-    return True
+    # Decoded, a tab or newline right after the first slash would turn into `//` in a browser.
+    return not any(ord(ch) < 32 or ord(ch) == 127 for ch in decoded)
 
 
 def safe_next(target, default_endpoint="profile.index"):

@@ -1,0 +1,288 @@
+"""Sign up, log in, remember me, log out, and pages that need a login (CSRF on throughout)."""
+import hashlib
+import html
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from werkzeug.security import generate_password_hash
+
+from app import models, recovery
+from app.extensions import db
+from app.models import User
+from tests.conftest import CSRF_INPUT, PASSWORD, page_text
+
+LOGIN_FAILED = "Invalid username or password."
+
+
+@pytest.fixture(autouse=True)
+def fast_hashing(monkeypatch):
+    """Cheaper hashing: these tests are about the flow, not the hash cost (one test below checks it)."""
+    monkeypatch.setattr(models, "generate_password_hash",
+                        lambda password: generate_password_hash(password, method="scrypt:1024:8:1"))
+    monkeypatch.setattr(recovery, "_hash", lambda code, salt: hashlib.sha256(f"{salt}:{code}".encode()).hexdigest())
+
+
+def text(response):
+    return html.unescape(page_text(response))
+
+
+def user_count(app):
+    with app.app_context():
+        return db.session.scalar(sa.select(sa.func.count()).select_from(User))
+
+
+def long_lived_cookies(app, client):
+    """Login cookies that outlive an idle session: what "Remember me" leaves in the browser,
+    whether as a remember-me cookie or as a session cookie with a far expiry date."""
+    limit = datetime.now(UTC) + app.permanent_session_lifetime + timedelta(minutes=1)
+    names = (app.config["SESSION_COOKIE_NAME"], app.config.get("REMEMBER_COOKIE_NAME", "remember_token"))
+    cookies = [client.get_cookie(name) for name in names]
+    return [c.key for c in cookies if c is not None and c.expires is not None and c.expires > limit]
+
+
+def restart_browser(app, client):
+    """What closing the browser does: cookies without an expiry date are gone."""
+    for name in (app.config["SESSION_COOKIE_NAME"], app.config.get("REMEMBER_COOKIE_NAME", "remember_token")):
+        cookie = client.get_cookie(name)
+        if cookie is not None and cookie.expires is None:
+            client.delete_cookie(name, domain=cookie.domain, path=cookie.path)
+
+
+def logged_in(client):
+    return client.get("/profile").status_code == 200
+
+
+# -- sign up ----------------------------------------------------------------------------------
+
+def test_register_page(client):
+    response = client.get("/auth/register")
+    assert response.status_code == 200
+    for label in ("Username", "Password", "Repeat password", "Sign up"):
+        assert label in text(response)
+
+
+def test_register_logs_in_and_stores_the_user(app, auth, client):
+    response = auth.register("alice")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/profile"
+    assert logged_in(client)
+    with app.app_context():
+        user = User.by_username("alice")
+        assert user is not None and user.username == "alice" and user.phone is None
+
+
+@pytest.mark.parametrize(("username", "password", "password2", "message"), [
+    ("ab", PASSWORD, PASSWORD, "Field must be between 3 and 32 characters long."),
+    ("a" * 33, PASSWORD, PASSWORD, "Field must be between 3 and 32 characters long."),
+    ("", PASSWORD, PASSWORD, "This field is required."),
+    ("alice smith", PASSWORD, PASSWORD, "Use letters, digits, dots, dashes and underscores."),
+    ("<script>", PASSWORD, PASSWORD, "Use letters, digits, dots, dashes and underscores."),
+    ("alice", "short", "short", "Use 8 to 128 characters."),
+    ("alice", "1234567", "1234567", "Use 8 to 128 characters."),
+    ("alice", "x" * 129, "x" * 129, "Use 8 to 128 characters."),
+    ("alice", PASSWORD, PASSWORD + "!", "The passwords don't match."),
+])
+def test_register_validation(app, auth, client, username, password, password2, message):
+    response = auth.register(username, password, password2)
+    assert response.status_code == 400
+    assert message in text(response)
+    assert user_count(app) == 0
+    assert not logged_in(client)
+
+
+@pytest.mark.parametrize(("username", "password"), [
+    ("abc", "12345678"),
+    ("a" * 32, "x" * 128),
+    ("Alice.Smith-2_b", PASSWORD),
+])
+def test_register_boundaries_accepted(app, auth, username, password):
+    response = auth.register(username, password)
+    assert response.status_code == 302
+    assert user_count(app) == 1
+
+
+@pytest.mark.parametrize("second", ["alice", "Alice", "ALICE"])
+def test_username_is_unique_regardless_of_case(app, auth, client, second):
+    auth.register("alice")
+    auth.logout()
+    response = auth.register(second)
+    assert response.status_code == 400
+    assert "That username is taken. Please choose another." in text(response)
+    assert user_count(app) == 1
+    assert not logged_in(client)
+
+
+def test_register_without_csrf_token_is_refused(app, client):
+    response = client.post("/auth/register", data={
+        "username": "alice", "password": PASSWORD, "password2": PASSWORD,
+    })
+    assert response.status_code == 400
+    assert user_count(app) == 0
+
+
+def test_password_is_stored_hashed_with_scrypt(app, auth, monkeypatch):
+    monkeypatch.undo()  # the app's real hashing, not the cheaper one the other tests use
+    auth.register("alice")
+    with app.app_context():
+        user = User.by_username("alice")
+        assert user.password_hash.startswith("scrypt:")
+        cost = int(user.password_hash.split("$")[0].split(":")[1])
+        assert cost >= 2**15  # werkzeug's default work factor, not a test shortcut
+        assert PASSWORD not in user.password_hash
+        assert user.check_password(PASSWORD) and not user.check_password(PASSWORD + "x")
+
+
+# -- log in -----------------------------------------------------------------------------------
+
+@pytest.fixture
+def alice(auth, client):
+    """A registered user without 2FA, logged out."""
+    auth.register("alice")
+    auth.logout()
+    assert not logged_in(client)
+    return "alice"
+
+
+def test_login_page(client):
+    response = client.get("/auth/login")
+    assert response.status_code == 200
+    for label in ("Username", "Password", "Remember me", "Log in"):
+        assert label in text(response)
+
+
+@pytest.mark.parametrize("username", ["alice", "ALICE", "Alice"])
+def test_login_success(alice, auth, client, username):
+    response = auth.login(username)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/profile"
+    assert "Hello, alice" in text(client.get("/profile"))
+
+
+def anonymised(response, username):
+    """The page with what naturally differs between two attempts (token, typed name) removed."""
+    page = CSRF_INPUT.sub("", text(response))
+    return page.replace(f'value="{username}"', 'value=""')
+
+
+@pytest.mark.parametrize(("username", "password"), [
+    ("alice", "wrong password"),
+    ("alice", PASSWORD.upper()),
+    ("mallory", PASSWORD),
+    ("mallory", "wrong password"),
+])
+def test_login_failure(alice, auth, client, username, password):
+    response = auth.login(username, password)
+    assert response.status_code == 401
+    assert LOGIN_FAILED in text(response)
+    assert not logged_in(client)
+
+
+def test_unknown_user_and_wrong_password_look_the_same(alice, auth):
+    wrong_password = auth.login("alice", "wrong password")
+    unknown_user = auth.login("mallory", "wrong password")
+    assert wrong_password.status_code == unknown_user.status_code == 401
+    assert anonymised(wrong_password, "alice") == anonymised(unknown_user, "mallory")
+
+
+@pytest.mark.parametrize(("data", "status"), [
+    ({"username": "", "password": PASSWORD}, 400),
+    ({"username": "alice", "password": ""}, 400),
+    ({}, 400),
+])
+def test_login_form_validation(alice, auth, client, data, status):
+    response = auth.post("/auth/login", data)
+    assert response.status_code == status
+    assert "This field is required." in text(response)
+    assert not logged_in(client)
+
+
+def test_login_without_csrf_token_is_refused(alice, client):
+    response = client.post("/auth/login", data={"username": "alice", "password": PASSWORD})
+    assert response.status_code == 400
+    assert not logged_in(client)
+
+
+@pytest.mark.parametrize("remember", [True, False])
+def test_remember_me_keeps_the_login_only_when_asked(alice, app, auth, client, remember):
+    response = auth.login(remember=remember)
+    assert response.status_code == 302
+    assert bool(long_lived_cookies(app, client)) is remember
+    restart_browser(app, client)
+    assert logged_in(client) is remember
+
+
+def test_logged_in_users_skip_login_and_register(auth, client):
+    auth.register("alice")
+    for url in ("/auth/login", "/auth/register"):
+        response = client.get(url)
+        assert response.status_code == 302 and response.headers["Location"] == "/profile"
+
+
+# -- log out ----------------------------------------------------------------------------------
+
+def test_logout_by_post_with_csrf(auth, client):
+    auth.register("alice")
+    response = auth.logout()
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/auth/login"
+    assert not logged_in(client)
+    assert "You are logged out." in text(client.get("/auth/login"))
+
+
+def test_logout_by_get_is_not_allowed(auth, client):
+    auth.register("alice")
+    assert client.get("/auth/logout").status_code == 405
+    assert logged_in(client)
+
+
+@pytest.mark.parametrize("data", [{}, {"csrf_token": ""}, {"csrf_token": "forged"}])
+def test_logout_without_a_valid_token_is_refused(auth, client, data):
+    auth.register("alice")
+    response = client.post("/auth/logout", data=data)
+    assert response.status_code == 400
+    assert logged_in(client)
+
+
+def test_logout_forgets_remember_me(alice, app, auth, client):
+    auth.login(remember=True)
+    assert long_lived_cookies(app, client)
+    auth.logout()
+    assert long_lived_cookies(app, client) == []
+    restart_browser(app, client)
+    assert not logged_in(client)
+
+
+# -- pages that need a login ------------------------------------------------------------------
+
+@pytest.mark.parametrize(("url", "location"), [
+    ("/profile", "/auth/login?next=%2Fprofile"),
+    ("/profile/2fa/enable", "/auth/login?next=%2Fprofile%2F2fa%2Fenable"),
+    ("/profile/2fa/confirm", "/auth/login?next=%2Fprofile%2F2fa%2Fconfirm"),
+    ("/profile/2fa/disable", "/auth/login?next=%2Fprofile%2F2fa%2Fdisable"),
+    ("/auth/reauthenticate", "/auth/login?next=%2Fauth%2Freauthenticate"),
+])
+def test_protected_pages_redirect_to_login(client, url, location):
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response.headers["Location"] == location
+
+
+def test_after_login_the_person_lands_where_they_were_going(alice, auth, client):
+    location = client.get("/profile?tab=2").headers["Location"]
+    login_page = text(client.get(location))
+    assert "Please log in to see this page." in login_page
+    hidden_next = re.search(r'name="next" type="hidden" value="([^"]*)"', login_page).group(1)
+    assert hidden_next == "/profile?tab=2"
+    response = auth.login(next=hidden_next)
+    assert response.headers["Location"] == "/profile?tab=2"
+
+
+@pytest.mark.parametrize(("log_in", "location"), [(False, "/auth/login"), (True, "/profile")])
+def test_home_redirects(auth, client, log_in, location):
+    if log_in:
+        auth.register("alice")
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response.headers["Location"] == location
