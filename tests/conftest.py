@@ -155,3 +155,76 @@ def auth(client, fake):
 
 def page_text(response):
     return response.get_data(as_text=True)
+
+
+# -- Outside services: PostgreSQL, Redis, Chromium ----------------------------------------------
+# A test marked `postgres`, `redis` or `browser` needs that service. Without it the test is skipped
+# with a reason that says how to get it; with CI=true a missing service fails the test instead.
+
+CHROMIUM = "/usr/bin/chromium"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def postgres_url():
+    """TEST_DATABASE_URL when it names PostgreSQL (the suite then runs on it), else None."""
+    url = os.environ.get("TEST_DATABASE_URL", "")
+    return url if url.startswith("postgresql") else None
+
+
+def redis_url():
+    return os.environ.get("REDIS_URL") or None
+
+
+SERVICES = {
+    "postgres": (postgres_url, "needs PostgreSQL: set TEST_DATABASE_URL=postgresql+psycopg://user:pass@host/db"),
+    "redis": (redis_url, "needs Redis: set REDIS_URL=redis://127.0.0.1:6379/0"),
+    "browser": (lambda: os.path.exists(CHROMIUM), f"needs Chromium at {CHROMIUM}: apt-get install chromium fonts-liberation"),
+}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "postgres: needs a PostgreSQL server (TEST_DATABASE_URL)")
+    config.addinivalue_line("markers", "redis: needs a Redis server (REDIS_URL)")
+
+
+def pytest_report_header(config):
+    outcome = "fail (CI=true)" if IN_CI else "are skipped"
+    return "outside services: " + "; ".join(
+        f"{name}: available" if available() else f"{name}: missing, tests marked {name} {outcome}"
+        for name, (available, _) in SERVICES.items()
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    for name, (available, reason) in SERVICES.items():
+        if item.get_closest_marker(name) and not available():
+            if IN_CI:
+                pytest.fail(f"CI=true and this test {reason}", pytrace=False)
+            pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def fresh_postgres_database():
+    """A factory of new, empty PostgreSQL databases on TEST_DATABASE_URL's server (its role needs
+    CREATEDB), all dropped when the test session ends."""
+    import secrets
+
+    import psycopg
+    import sqlalchemy as sa
+
+    base = sa.make_url(postgres_url())
+    admin = base.set(drivername="postgresql").render_as_string(hide_password=False)
+    created = []
+
+    def make():
+        name = f"{base.database}_{secrets.token_hex(4)}"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        created.append(name)
+        return base.set(database=name).render_as_string(hide_password=False)
+
+    yield make
+    with psycopg.connect(admin, autocommit=True) as conn:
+        for name in created:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,0 +1,47 @@
+"""Gunicorn settings for production: `gunicorn -c gunicorn.conf.py main:app`.
+
+Everything comes from the environment (and `.env`, read by config.py exactly as the app reads it):
+
+    WEB_CONCURRENCY   worker processes (default 2; each one serves one request at a time)
+    GUNICORN_BIND     address(es) to listen on, comma separated (default 127.0.0.1:8000)
+    PORT              when GUNICORN_BIND is unset: listen on 0.0.0.0:$PORT (the platform convention)
+    TWILIO_TIMEOUT    seconds per call to Twilio; the worker timeout stays well above it
+    TRUSTED_PROXIES   proxies in front of the app; only then are forwarded headers believed
+    FORWARDED_ALLOW_IPS  with TRUSTED_PROXIES: the proxies' addresses (default: any peer)
+"""
+import os
+
+from config import env, env_int
+
+workers = max(1, env_int("WEB_CONCURRENCY", 2))
+
+if env("GUNICORN_BIND"):
+    bind = [address.strip() for address in env("GUNICORN_BIND").split(",") if address.strip()]
+elif env("PORT"):
+    bind = [f"0.0.0.0:{env_int('PORT', 8000)}"]
+else:
+    bind = ["127.0.0.1:8000"]
+
+# A login may wait for Twilio twice (an SMS refused, then a call): the worker must outlive that,
+# or gunicorn kills it mid-request and the person sees a reset connection instead of a page.
+twilio_timeout = float(env("TWILIO_TIMEOUT", 5))
+timeout = int(max(30, 3 * twilio_timeout))
+graceful_timeout = timeout
+keepalive = 5
+
+# Access log on stdout without query strings or referrers (either may carry a `next=` URL or
+# other data that doesn't belong in logs): method, path, protocol, status, size, time, agent.
+accesslog = "-"
+errorlog = "-"
+access_log_format = '%(h)s %(l)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s"'
+
+# Forwarded headers (X-Forwarded-Proto, ...) are believed only behind a declared proxy; the app
+# applies TRUSTED_PROXIES hops of X-Forwarded-* itself (werkzeug ProxyFix).
+if env_int("TRUSTED_PROXIES", 0) > 0:
+    forwarded_allow_ips = env("FORWARDED_ALLOW_IPS", "*")
+else:
+    forwarded_allow_ips = ""
+
+# Worker heartbeats on a RAM disk: a slow or full /tmp must not get healthy workers killed.
+if os.path.isdir("/dev/shm"):
+    worker_tmp_dir = "/dev/shm"

@@ -1,0 +1,329 @@
+"""Browser tests: Debian's Chromium driven by Playwright against the app on a live loopback server.
+
+The fixtures build on pytest-playwright's (`browser`, `new_context`, `page`); Chromium is the
+system one at /usr/bin/chromium, never a downloaded build. A test module marks itself `browser`,
+so without Chromium it is skipped with the reason (and fails when CI=true).
+
+`Person` does what someone in front of the browser does, finding fields by their labels and
+buttons by their names. After each step it saves a screenshot under test-artifacts/browser/ and
+checks the page's accessibility basics (`check_page`).
+"""
+import re
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+from werkzeug.serving import make_server
+
+from tests.conftest import CHROMIUM, PASSWORD, PHONE, build_app, dispose_app, make_config, postgres_url
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+MOBILE = {"width": 375, "height": 812}
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # the tests run as root
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",  # the machine's network is closed: no update or sync calls
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(scope="session")
+def base_url():
+    """Replaces pytest-playwright 0.10's own, a method fixture that pytest 9 deprecates
+    (PytestRemovedIn10Warning); the tests open full URLs of the live server."""
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": MOBILE, "locale": "en-GB"}
+
+
+class LiveServer:
+    """The app served by werkzeug on 127.0.0.1 (a free port) in a daemon thread."""
+
+    def __init__(self, app):
+        self.app = app
+        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._server.shutdown()
+        self._thread.join(timeout=5)
+        self._server.server_close()
+
+    def let_cooldown_pass(self, phone=PHONE):
+        """As if SEND_COOLDOWN_SECONDS had passed for `phone` (the limiter's memory storage
+        counts real time, so the wait is cleared rather than slept through)."""
+        from app.codes import clear_cooldown
+
+        with self.app.app_context():
+            clear_cooldown(phone)
+
+
+@pytest.fixture
+def live_server(fake, tmp_path):
+    """On the suite's PostgreSQL when it runs on one, else on a temporary SQLite file (the
+    default in-memory SQLite would give each server thread a database of its own)."""
+    database = postgres_url() or f"sqlite:///{tmp_path / 'live.db'}"
+    app = build_app(make_config(fake, SQLALCHEMY_DATABASE_URI=database))
+    with LiveServer(app) as server:
+        yield server
+    dispose_app(app)
+
+
+@pytest.fixture
+def sudo_clock(monkeypatch):
+    """Moves the clock that sudo mode reads (app.security), e.g. past SUDO_MINUTES."""
+    import app.security
+
+    class Clock:
+        offset = 0.0
+
+        def time(self):
+            return time.time() + self.offset
+
+        def advance(self, seconds):
+            self.offset += seconds
+
+    clock = Clock()
+    monkeypatch.setattr(app.security, "time", clock)
+    return clock
+
+
+# Accessibility basics, run on every page a Person sees.
+PAGE_CHECKS = """() => {
+  const problems = [];
+  const visible = el => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
+  const text = el => (el ? el.textContent.trim() : "");
+  const fields = [...document.querySelectorAll("input, select, textarea")]
+    .filter(el => !["hidden", "submit", "button", "reset", "image"].includes(el.type));
+  for (const el of fields) {
+    const labelled = [...(el.labels || [])].some(label => text(label))
+      || (el.getAttribute("aria-label") || "").trim()
+      || (el.getAttribute("aria-labelledby") || "").split(/\\s+/).some(id => text(document.getElementById(id)));
+    if (!labelled) problems.push(`field ${el.name || el.id || el.type} has no label`);
+  }
+  for (const el of document.querySelectorAll("button, input[type=submit]")) {
+    if (!(text(el) || el.value || el.getAttribute("aria-label"))) problems.push("a button has no name");
+  }
+  const h1 = document.querySelectorAll("h1").length;
+  if (h1 !== 1) problems.push(`${h1} h1 elements, not one`);
+  for (const el of document.querySelectorAll("[aria-describedby]")) {
+    for (const id of el.getAttribute("aria-describedby").split(/\\s+/).filter(Boolean)) {
+      if (!text(document.getElementById(id))) problems.push(`${el.name}: aria-describedby names empty or missing #${id}`);
+    }
+  }
+  const errors = [...document.querySelectorAll(".invalid-feedback")].filter(el => visible(el) && text(el));
+  for (const error of errors) {
+    const tied = error.id && document.querySelector(`[aria-describedby~="${error.id}"][aria-invalid="true"]`);
+    if (!tied) problems.push(`error "${text(error)}" is not tied to its field`);
+  }
+  for (const el of document.querySelectorAll("[aria-invalid=true]")) {
+    const ids = (el.getAttribute("aria-describedby") || "").split(/\\s+/).filter(Boolean);
+    if (!ids.some(id => document.getElementById(id)?.classList.contains("invalid-feedback")))
+      problems.push(`${el.name} is invalid but no error describes it`);
+  }
+  if (!document.documentElement.lang) problems.push("html has no lang");
+  if (!document.title.trim()) problems.push("the page has no title");
+  const width = document.documentElement.scrollWidth;
+  if (width > window.innerWidth) problems.push(`scrolls sideways: ${width}px wide in a ${window.innerWidth}px window`);
+  return {problems, errors: errors.length};
+}"""
+
+
+def check_page(page: Page):
+    """Every field labelled, one h1, errors tied to fields, no sideways scroll; returns the
+    number of field errors shown, so a step can say how many it expects."""
+    result = page.evaluate(PAGE_CHECKS)
+    assert result["problems"] == [], f"{page.url}: {result['problems']}"
+    return result["errors"]
+
+
+def slug(text):
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+class Person:
+    """Someone at the browser. Each method is one step a person takes, ending in a screenshot
+    and the page checks; add a method here for each new feature's step."""
+
+    def __init__(self, page: Page, server: LiveServer, fake, folder: Path, username="alice"):
+        self.page, self.server, self.fake = page, server, fake
+        self.folder = folder
+        self.username = username
+        self.steps = 0
+        self.last_status = None
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def snap(self, name, field_errors=0):
+        """Screenshot and page checks after a step."""
+        self.steps += 1
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(self.folder / f"{self.steps:02d}-{slug(name)}.png"), full_page=True)
+        assert check_page(self.page) == field_errors, f"{name}: field errors shown"
+
+    def open(self, path):
+        response = self.page.goto(self.server.url + path)
+        self.last_status = response.status
+        return response
+
+    def submit(self, button, status=None):
+        """Press a button that sends a form; returns the final page's HTTP status."""
+        with self.page.expect_navigation() as navigation:
+            self.page.get_by_role("button", name=button, exact=True).click()
+        self.last_status = navigation.value.status
+        if status is not None:
+            assert self.last_status == status, f"{button}: {self.last_status}, expected {status}"
+        return self.last_status
+
+    def heading(self):
+        return self.page.get_by_role("heading", level=1)
+
+    def at(self, path, heading):
+        """On `path` (query string aside), under an h1 that matches the regex `heading`."""
+        expect(self.page).to_have_url(re.compile(re.escape(self.server.url + path) + r"(\?.*)?$"))
+        expect(self.heading()).to_have_text(re.compile(heading, re.IGNORECASE))
+
+    def alert(self):
+        return self.page.get_by_role("alert")
+
+    # -- steps ------------------------------------------------------------------------------
+    def sign_up(self, password=PASSWORD):
+        self.open("/auth/register")
+        self.at("/auth/register", "Sign up")
+        self.page.get_by_label("Username").fill(self.username)
+        self.page.get_by_label("Password", exact=True).fill(password)
+        self.page.get_by_label("Repeat password").fill(password)
+        self.submit("Sign up", 200)
+        self.at("/profile", f"Hello, {self.username}")
+        expect(self.alert()).to_contain_text("Your account is ready")
+        self.snap("signed up")
+
+    def enable_2fa(self, national="07400 123456", country="GB", phone=PHONE):
+        self.page.get_by_role("link", name="Enable 2FA").click()
+        self.at("/profile/2fa/enable", "two-factor|2FA")
+        self.page.get_by_label("Country").select_option(country)
+        self.page.get_by_label("Phone number").fill(national)
+        self.snap("phone number entered")
+        self.submit("Send code", 200)
+        self.at("/profile/2fa/confirm", "Confirm your .*number")
+        expect(self.alert()).to_contain_text("We sent a code by text message")
+        self.snap("enrolment code sent")
+        self.page.get_by_label("Verification code").fill(self.fake.last_code(phone))
+        self.submit("Verify", 200)
+        expect(self.alert()).to_contain_text("Two-factor authentication is on")
+        saved = self.page.get_by_role("button", name="I have saved these codes")
+        if saved.count():  # recovery codes, shown once after enrolment (their steps: see the tests)
+            self.snap("recovery codes shown")
+            self.submit("I have saved these codes", 200)
+        self.at("/profile", f"Hello, {self.username}")
+        expect(self.page.get_by_text("+44 ••• ••• •456", exact=True)).to_be_visible()
+        self.snap("2fa on")
+
+    def log_out(self):
+        self.submit("Log out", 200)
+        self.at("/auth/login", "Log in")
+        expect(self.alert()).to_have_text("You are logged out.")
+        self.snap("logged out")
+
+    def log_in(self, password=PASSWORD, expect_code=True):
+        self.open("/auth/login")
+        self.page.get_by_label("Username").fill(self.username)
+        self.page.get_by_label("Password").fill(password)
+        self.submit("Log in", 200)
+        if expect_code:
+            self.at("/auth/verify", "code")
+            self.snap("password accepted, code asked")
+        else:
+            self.at("/profile", f"Hello, {self.username}")
+            self.snap("logged in")
+
+    def enter_wrong_code(self, phone=PHONE):
+        right = self.fake.last_code(phone)
+        wrong = f"{(int(right) + 1) % 10**6:06d}"
+        code = self.page.get_by_label("Verification code")
+        code.fill(wrong)
+        self.submit("Verify", 401)
+        code = self.page.get_by_label("Verification code")
+        expect(code).to_have_attribute("aria-invalid", "true")
+        expect(code).to_have_accessible_description("Incorrect code. Please try again.")
+        self.snap("wrong code", field_errors=1)
+
+    def enter_code(self, phone=PHONE):
+        self.page.get_by_label("Verification code").fill(self.fake.last_code(phone))
+        self.submit("Verify", 200)
+        self.at("/profile", f"Hello, {self.username}")
+        self.snap("code accepted")
+
+    def resend_code(self, phone=PHONE):
+        """'Resend code' too early is refused with the wait; once the wait is over it sends."""
+        sends = len(self.fake.sends)
+        expect(self.page.get_by_text("You can ask for a new code in")).to_be_visible()
+        self.submit("Resend code", 429)
+        expect(self.alert()).to_contain_text("Too many codes were requested. Try again in")
+        self.snap("resend too early")
+        assert len(self.fake.sends) == sends
+        self.server.let_cooldown_pass(phone)
+        self.submit("Resend code", 200)
+        expect(self.alert()).to_have_text("We sent a code by text message to your phone.")
+        assert [s["channel"] for s in self.fake.sends[sends:]] == ["sms"]
+        self.snap("code sent again")
+
+    def call_me_instead(self, phone=PHONE):
+        sends = len(self.fake.sends)
+        self.server.let_cooldown_pass(phone)
+        self.submit("Call me instead", 200)
+        expect(self.alert()).to_have_text("We are calling your phone now with your code.")
+        assert [(s["to"], s["channel"]) for s in self.fake.sends[sends:]] == [(phone, "call")]
+        self.snap("calling")
+
+    def disable_2fa(self, phone=PHONE):
+        """Sudo mode first: the password, then a code; then the confirmation."""
+        self.open("/profile")
+        self.page.get_by_role("link", name="Disable 2FA").click()
+        self.at("/auth/reauthenticate", "it's you")
+        expect(self.alert()).to_have_text("Please confirm it's you to continue.")
+        self.snap("sudo asks for the password")
+        self.page.get_by_label("Password").fill(PASSWORD)
+        self.submit("Confirm", 200)
+        self.at("/auth/reauthenticate/code", "it's you")
+        self.snap("sudo asks for a code")
+        self.page.get_by_label("Verification code").fill(self.fake.last_code(phone))
+        self.submit("Verify", 200)
+        self.at("/profile/2fa/disable", "two-factor|2FA")
+        self.snap("confirm disabling")
+        self.submit("Disable 2FA", 200)
+        self.at("/profile", f"Hello, {self.username}")
+        expect(self.page.get_by_role("link", name="Enable 2FA")).to_be_visible()
+        self.snap("2fa off")
+
+
+@pytest.fixture
+def person_factory(live_server, fake, request):
+    """`person(page)` -> a Person whose screenshots go to test-artifacts/browser/<test>/."""
+    folder = ARTIFACTS / slug(request.node.name)
+    shutil.rmtree(folder, ignore_errors=True)
+
+    def make(page, username="alice", subfolder=""):
+        return Person(page, live_server, fake, folder / subfolder if subfolder else folder, username)
+
+    return make

@@ -1,0 +1,92 @@
+"""The journeys in a real browser, 375 px wide, with and without JavaScript.
+
+Every step (a `Person` method in conftest.py) saves a screenshot under test-artifacts/browser/ and
+checks labels, the single h1, errors tied to fields and sideways scrolling. A new feature's
+journey is a new Person method plus a test here that strings the steps together.
+"""
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.live]
+
+
+def test_sign_up_enable_2fa_log_out_log_in_with_wrong_then_right_code(page, person_factory):
+    person = person_factory(page)
+    person.sign_up()
+    person.enable_2fa()
+    person.log_out()
+    person.log_in()
+    person.enter_wrong_code()
+    person.enter_code()
+    expect(person.alert()).to_have_text("You are logged in.")
+    expect(page.get_by_text("Logged in (with a verification code)")).to_be_visible()
+
+
+def test_resend_and_call_me_instead(page, person_factory, fake):
+    person = person_factory(page)
+    person.sign_up()
+    person.enable_2fa()
+    person.log_out()
+    person.log_in()
+    person.resend_code()
+    person.call_me_instead()
+    person.enter_code()
+    assert [s["channel"] for s in fake.sends] == ["sms", "sms", "sms", "call"]
+
+
+def test_turn_2fa_off_asks_for_password_and_code(page, person_factory, sudo_clock, live_server):
+    person = person_factory(page)
+    person.sign_up()
+    person.enable_2fa()
+    # The login's own confirmation lasts SUDO_MINUTES; after that, a sensitive change asks again.
+    sudo_clock.advance(live_server.app.config["SUDO_MINUTES"] * 60 + 1)
+    person.disable_2fa()
+    person.log_out()
+    person.log_in(expect_code=False)
+
+
+def test_core_journey_without_javascript(new_context, person_factory):
+    page = new_context(java_script_enabled=False).new_page()
+    page.set_content("<title>before</title><script>document.title = 'scripts ran'</script>")
+    assert page.title() == "before"  # page scripts are really off in this context
+    person = person_factory(page)
+    person.sign_up()
+    person.enable_2fa()
+    person.log_out()
+    person.log_in()
+    person.enter_wrong_code()
+    person.enter_code()
+    person.log_out()
+
+
+def test_form_errors_are_tied_to_their_fields(page, person_factory):
+    person = person_factory(page)
+    person.open("/auth/register")
+    page.get_by_label("Username").fill("a b")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Repeat password").fill(PASSWORD + "!")
+    person.submit("Sign up", 400)
+    expect(page.get_by_label("Username")).to_have_accessible_description(
+        "Use letters, digits, dots, dashes and underscores.")
+    expect(page.get_by_label("Repeat password")).to_have_accessible_description("The passwords don't match.")
+    person.snap("sign up errors", field_errors=2)
+
+    person.open("/auth/login")
+    page.get_by_label("Username").fill("nobody")
+    page.get_by_label("Password").fill(PASSWORD)
+    person.submit("Log in", 401)
+    expect(person.alert()).to_have_text("Invalid username or password.")
+    person.snap("wrong password")
+
+    person.sign_up()
+    page.get_by_role("link", name="Enable 2FA").click()
+    page.get_by_label("Phone number").fill("12")
+    person.submit("Send code", 400)
+    phone = page.get_by_label("Phone number")
+    expect(phone).to_have_attribute("aria-invalid", "true")
+    hint, error = page.locator("#phone-hint").inner_text(), page.locator("#phone-error").inner_text()
+    assert error.strip()
+    expect(phone).to_have_accessible_description(f"{hint} {error}".strip())
+    person.snap("phone number error", field_errors=1)

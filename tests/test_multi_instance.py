@@ -1,0 +1,339 @@
+"""Two gunicorn instances on one PostgreSQL and one Redis behave as one app.
+
+Each instance is started as production starts it (`gunicorn -c gunicorn.conf.py main:app`,
+APP_ENV=production, two workers) after `flask db upgrade` on a fresh database; only FORCE_HTTPS is
+off, because the test speaks plain http on loopback. Twilio Verify is the fake from
+tests/fake_verify.py, reached through the real twilio client.
+
+The session cookie is `__Host-session` and Secure, which no cookie jar sends over http, so
+`Visitor` keeps cookies by hand, as a browser behind a TLS-terminating load balancer would.
+"""
+import http.cookies
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import redis
+import requests
+
+from tests.conftest import PASSWORD, redis_url
+
+
+def on_two_servers(test):
+    """A test on instances A and B: it needs PostgreSQL and Redis (the checks of gunicorn.conf.py
+    at the end of this module need neither)."""
+    for mark in (pytest.mark.postgres, pytest.mark.redis, pytest.mark.live):
+        test = mark(test)
+    return test
+
+
+ROOT = Path(__file__).resolve().parent.parent
+# The instances share this Redis database, emptied before each test so counts from earlier runs
+# (rate limits are per IP, per number and per account id) cannot leak in.
+REDIS_DB = 13
+START_TIMEOUT = 30
+CSRF_INPUT = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+SESSION_COOKIE = "__Host-session"
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def shared_redis_url():
+    parts = urlsplit(redis_url())
+    return urlunsplit((parts.scheme, parts.netloc, f"/{REDIS_DB}", "", ""))
+
+
+def random_gb_mobile():
+    return "+447400" + "".join(secrets.choice("0123456789") for _ in range(6))
+
+
+class Instance:
+    """One `gunicorn -c gunicorn.conf.py main:app` process and its log."""
+
+    def __init__(self, name, env, log_dir):
+        self.name = name
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_dir / f"gunicorn-{name}.log"
+        self.env = dict(env, GUNICORN_BIND=f"127.0.0.1:{self.port}", WEB_CONCURRENCY="2")
+        self.process = None
+
+    def start(self):
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "main:app"],
+                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+
+    def wait_ready(self, deadline):
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"gunicorn {self.name} exited with {self.process.returncode}:\n{self.log()}")
+            try:  # the port opens before the workers have imported the app
+                if requests.get(self.url + "/auth/login", timeout=5).status_code == 200:
+                    return
+            except (requests.ConnectionError, requests.Timeout):
+                pass
+            time.sleep(0.1)
+        pytest.fail(f"gunicorn {self.name} did not answer within {START_TIMEOUT} s:\n{self.log()}")
+
+    def stop(self):
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGINT)  # quick shutdown of master and workers
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=5)
+
+    def log(self):
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+
+@pytest.fixture(scope="module")
+def servers(fake_server, fresh_postgres_database, tmp_path_factory):
+    """Instances A and B, sharing a freshly migrated PostgreSQL database and one Redis database."""
+    shared_redis = shared_redis_url()
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("TEST_", "PYTEST_"))}
+    env.update({
+        "APP_ENV": "production",
+        "FORCE_HTTPS": "false",
+        "SECRET_KEY": secrets.token_hex(32),
+        "DATABASE_URL": fresh_postgres_database(),
+        "RATELIMIT_STORAGE_URI": shared_redis,
+        "SESSION_REDIS_URL": shared_redis,
+        "VERIFY_PROVIDER": "twilio",
+        "TWILIO_ACCOUNT_SID": fake_server.account_sid,
+        "TWILIO_AUTH_TOKEN": fake_server.auth_token,
+        "TWILIO_VERIFY_SERVICE_ID": fake_server.service_sid,
+        "TWILIO_API_BASE_URL": fake_server.base_url,
+        "TWILIO_TIMEOUT": "5",
+        "NO_PROXY": "127.0.0.1,localhost",
+        # The defaults, pinned: a developer's .env (read in production mode) must not move them.
+        "LOGIN_LIMIT_PER_USERNAME": "10/minute;50/hour",
+        "LOGIN_LIMIT_PER_IP": "20/minute;100/hour",
+        "TRUSTED_PROXIES": "0",
+        "SMS_ALLOWED_COUNTRIES": "",
+    })
+    migrate = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "main", "db", "upgrade"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert migrate.returncode == 0, migrate.stdout + migrate.stderr
+    redis.Redis.from_url(shared_redis).flushdb()
+
+    log_dir = tmp_path_factory.mktemp("gunicorn")
+    instances = [Instance("A", env, log_dir), Instance("B", env, log_dir)]
+    try:
+        for instance in instances:
+            instance.start()
+        deadline = time.monotonic() + START_TIMEOUT
+        for instance in instances:
+            instance.wait_ready(deadline)
+        yield instances
+    finally:
+        for instance in instances:
+            instance.stop()
+    redis.Redis.from_url(shared_redis).flushdb()
+
+
+@pytest.fixture
+def a_and_b(servers, fake):
+    redis.Redis.from_url(shared_redis_url()).flushdb()
+    return servers
+
+
+class Visitor:
+    """One person's browser: any instance, one set of cookies."""
+
+    def __init__(self):
+        self.cookies = {}
+        self.http = requests.Session()
+        self.http.trust_env = False
+
+    def request(self, method, url, **kwargs):
+        cookie = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+        response = self.http.request(method, url, headers={"Cookie": cookie} if cookie else {},
+                                     allow_redirects=False, timeout=15, **kwargs)
+        self.http.cookies.clear()  # only our own jar decides what is sent
+        for header in response.raw.headers.getlist("Set-Cookie"):
+            self.take_cookie(header)
+        return response
+
+    def take_cookie(self, header):
+        jar = http.cookies.SimpleCookie()
+        jar.load(header)
+        for name, morsel in jar.items():
+            if name == SESSION_COOKIE:
+                # What production promises for the session cookie.
+                assert morsel["secure"] and morsel["httponly"] and morsel["path"] == "/", header
+                assert not morsel["domain"], header
+            if morsel["max-age"] == "0" or not morsel.value:
+                self.cookies.pop(name, None)
+            else:
+                self.cookies[name] = morsel.value
+
+    def get(self, url):
+        return self.request("GET", url)
+
+    def post_form(self, url, data, form_url=None):
+        """Fetch the form (for its CSRF token) and submit it, like a person on that page."""
+        page = self.get(form_url or url)
+        match = CSRF_INPUT.search(page.text)
+        assert match, f"no CSRF token on {form_url or url} ({page.status_code})"
+        return self.request("POST", url, data=dict(data, csrf_token=match.group(1)))
+
+
+def sign_up(visitor, instance, username):
+    response = visitor.post_form(instance.url + "/auth/register",
+                                 {"username": username, "password": PASSWORD, "password2": PASSWORD})
+    assert response.status_code == 302, response.text
+    assert visitor.get(instance.url + "/profile").status_code == 200
+
+
+@on_two_servers
+def test_login_password_on_a_code_on_b(a_and_b, fake):
+    a, b = a_and_b
+    username, phone = "multi" + secrets.token_hex(3), random_gb_mobile()
+    visitor = Visitor()
+
+    # Sign up on A, enrol the phone on B, confirm the code on A.
+    sign_up(visitor, a, username)
+    response = visitor.post_form(b.url + "/profile/2fa/enable", {"country": "GB", "phone": phone})
+    assert response.status_code == 302, response.text
+    assert response.headers["Location"] == "/profile/2fa/confirm"
+    response = visitor.post_form(a.url + "/profile/2fa/confirm", {"code": fake.last_code(phone)})
+    assert response.status_code == 302, response.text
+    assert "Codes are sent to" in visitor.get(b.url + "/profile").text
+    response = visitor.post_form(b.url + "/auth/logout", {}, form_url=b.url + "/profile")
+    assert response.status_code == 302
+
+    # The password on A ...
+    response = visitor.post_form(a.url + "/auth/login", {"username": username, "password": PASSWORD})
+    assert response.status_code == 302, response.text
+    assert response.headers["Location"] == "/auth/verify"
+    assert len([s for s in fake.sends if s["to"] == phone]) == 2
+    # ... the pending login is visible on B, and the code typed there logs in.
+    page = visitor.get(b.url + "/auth/verify")
+    assert page.status_code == 200 and "Enter your verification code" in page.text
+    response = visitor.post_form(b.url + "/auth/verify", {"code": fake.last_code(phone)})
+    assert response.status_code == 302, response.text
+    assert response.headers["Location"] == "/profile"
+    for instance in (a, b):
+        profile = visitor.get(instance.url + "/profile")
+        assert profile.status_code == 200 and f"Hello, {username}" in profile.text
+
+
+@on_two_servers
+def test_rate_limit_counted_on_a_blocks_on_b(a_and_b):
+    a, b = a_and_b
+    username = "limited" + secrets.token_hex(3)
+    visitor = Visitor()
+    wrong = {"username": username, "password": "not the password"}
+
+    # LOGIN_LIMIT_PER_USERNAME is 10/minute in production: ten tries on A use it up ...
+    for _ in range(10):
+        assert visitor.post_form(a.url + "/auth/login", wrong).status_code == 401
+    # ... and B refuses the eleventh.
+    blocked = visitor.post_form(b.url + "/auth/login", wrong)
+    assert blocked.status_code == 429
+    assert 0 < int(blocked.headers["Retry-After"]) <= 60
+    # Only that username is held back, on both instances.
+    other = visitor.post_form(b.url + "/auth/login", dict(wrong, username="other" + secrets.token_hex(3)))
+    assert other.status_code == 401
+    assert visitor.post_form(a.url + "/auth/login", wrong).status_code == 429
+
+
+@on_two_servers
+def test_logout_on_a_ends_the_session_on_b(a_and_b):
+    a, b = a_and_b
+    username = "leaver" + secrets.token_hex(3)
+    visitor = Visitor()
+    sign_up(visitor, b, username)
+    logged_in_cookie = visitor.cookies[SESSION_COOKIE]
+    assert f"Hello, {username}" in visitor.get(a.url + "/profile").text
+    store = redis.Redis.from_url(shared_redis_url())
+    assert store.exists("session:" + logged_in_cookie)  # the instances keep sessions in Redis
+
+    response = visitor.post_form(a.url + "/auth/logout", {}, form_url=a.url + "/profile")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/auth/login"
+    assert visitor.get(b.url + "/profile").headers.get("Location", "").startswith("/auth/login")
+
+    # The cookie from before the logout is worthless everywhere: its session is gone from Redis.
+    assert not store.exists("session:" + logged_in_cookie)
+    copied = Visitor()
+    copied.cookies[SESSION_COOKIE] = logged_in_cookie
+    for instance in (b, a):
+        response = copied.get(instance.url + "/profile")
+        assert response.status_code == 302
+        assert response.headers["Location"].startswith("/auth/login")
+
+
+@on_two_servers
+def test_access_log_leaves_out_query_strings(a_and_b):
+    a, _ = a_and_b
+    response = Visitor().get(a.url + "/auth/login?next=%2Fprofile%3Ftoken%3Dsecret123")
+    assert response.status_code == 200
+    log = a.log_path.read_text(errors="replace")
+    assert '"GET /auth/login HTTP/1.1" 200' in log
+    assert "secret123" not in log and "token" not in log
+
+
+# -- gunicorn.conf.py ---------------------------------------------------------------------------
+
+def gunicorn_settings(monkeypatch, **environ):
+    """gunicorn.conf.py's settings under `environ`, checked by gunicorn's own validators."""
+    import runpy
+
+    from gunicorn.config import Config
+
+    for name in ("WEB_CONCURRENCY", "GUNICORN_BIND", "PORT", "TWILIO_TIMEOUT", "TRUSTED_PROXIES",
+                 "FORWARDED_ALLOW_IPS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    values = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    config = Config()
+    for name, value in values.items():
+        if name in config.settings:
+            config.set(name, value)
+    return config
+
+
+def test_gunicorn_defaults(monkeypatch):
+    config = gunicorn_settings(monkeypatch)
+    assert config.workers == 2
+    assert config.address == [("127.0.0.1", 8000)]
+    assert config.timeout >= 30 and config.graceful_timeout >= 30
+    assert config.forwarded_allow_ips == []  # no proxy declared: forwarded headers are not believed
+    assert "%(U)s" in config.access_log_format
+    for leaky in ("%(r)s", "%(q)s", "%(f)s"):  # request line with query, query, referrer
+        assert leaky not in config.access_log_format
+    assert config.accesslog == "-"
+
+
+def test_gunicorn_settings_follow_the_environment(monkeypatch):
+    config = gunicorn_settings(monkeypatch, WEB_CONCURRENCY="5", GUNICORN_BIND="127.0.0.1:9001,[::1]:9002",
+                               TWILIO_TIMEOUT="25", TRUSTED_PROXIES="1")
+    assert config.workers == 5
+    assert config.address == [("127.0.0.1", 9001), ("::1", 9002)]
+    assert config.timeout == 75 > 25  # a login may wait for Twilio more than once
+    assert config.forwarded_allow_ips == ["*"]
+
+    config = gunicorn_settings(monkeypatch, PORT="8080", TRUSTED_PROXIES="2", FORWARDED_ALLOW_IPS="10.0.0.0/8")
+    assert config.address == [("0.0.0.0", 8080)]
+    assert config.forwarded_allow_ips == ["10.0.0.0/8"]
