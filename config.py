@@ -89,6 +89,10 @@ class Config:
     # so logging out or rotating the user's token ends it like any other session.
     REMEMBER_LIFETIME = timedelta(days=env_int("REMEMBER_DAYS", 30))
 
+    # Hash costs: werkzeug's default scrypt for passwords; scrypt N for recovery codes.
+    PASSWORD_HASH_METHOD = "scrypt"
+    RECOVERY_CODE_SCRYPT_N = 2**14
+
     BOOTSTRAP_SERVE_LOCAL = True
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the server-side session
     FORCE_HTTPS = False
@@ -107,6 +111,9 @@ class TestingConfig(Config):
     RATELIMIT_STORAGE_URI = env("TEST_RATELIMIT_STORAGE_URI", "memory://")
     SMS_ALLOWED_COUNTRIES = []
     DEFAULT_COUNTRY = "US"
+    # The tests are about flows, not hash cost: cheap hashes keep hundreds of logins quick.
+    PASSWORD_HASH_METHOD = "scrypt:1024:8:1"
+    RECOVERY_CODE_SCRYPT_N = 2**4
 
 
 class ProductionConfig(Config):

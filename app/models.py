@@ -1,4 +1,5 @@
 """Database models: users with an optional verified phone, and their security events."""
+import functools
 import secrets
 import sqlite3
 from datetime import datetime, timezone
@@ -6,6 +7,7 @@ from typing import Optional
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
+from flask import current_app
 from flask_login import UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -37,8 +39,14 @@ class UTCDateTime(sa.types.TypeDecorator):
         return value
 
 
-# A fixed hash to check against when the username is unknown, so both paths cost the same.
-DUMMY_PASSWORD_HASH = generate_password_hash(secrets.token_urlsafe(16))
+@functools.cache
+def _dummy_hash(method):
+    return generate_password_hash(secrets.token_urlsafe(16), method=method)
+
+
+def dummy_password_hash():
+    """A hash to check when the username is unknown, made like real ones so both cost the same."""
+    return _dummy_hash(current_app.config["PASSWORD_HASH_METHOD"])
 
 
 class User(UserMixin, db.Model):
@@ -86,7 +94,7 @@ class User(UserMixin, db.Model):
         self.username_key = self.normalize_username(username)
 
     def set_password(self, password):
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
     def check_password(self, password):
         return check_password_hash(self.password_hash, password)

@@ -7,6 +7,7 @@ import hashlib
 import secrets
 
 import sqlalchemy as sa
+from flask import current_app
 
 from app.extensions import db
 from app.models import RecoveryCode, utcnow
@@ -18,7 +19,8 @@ LOW_WARNING = 3
 
 
 def _hash(code, salt):
-    digest = hashlib.scrypt(code.encode(), salt=bytes.fromhex(salt), n=2**14, r=8, p=1, dklen=32)
+    cost = current_app.config["RECOVERY_CODE_SCRYPT_N"]
+    digest = hashlib.scrypt(code.encode(), salt=bytes.fromhex(salt), n=cost, r=8, p=1, dklen=32)
     return digest.hex()
 
 

@@ -12,7 +12,7 @@ from app.auth.pending import clear as clear_pending_login
 from app.auth.session import complete_login, end_session
 from app.codes import code_step_wait, record_wrong_code
 from app.extensions import db, limiter
-from app.models import DUMMY_PASSWORD_HASH, User
+from app.models import User, dummy_password_hash
 from app.security import is_safe_next, mark_reauthenticated, safe_next
 from app.verification import CheckResult
 
@@ -65,7 +65,7 @@ def login():
         return render_template("auth/login.html", form=form), 400 if form.errors else 200
     user = User.by_username(form.username.data)
     # Hash the password even for an unknown user, so timing and answers tell nothing.
-    password_ok = check_password_hash(user.password_hash if user else DUMMY_PASSWORD_HASH, form.password.data)
+    password_ok = check_password_hash(user.password_hash if user else dummy_password_hash(), form.password.data)
     if user is None or not password_ok:
         events.record(events.LOGIN_FAILED, user)
         flash(LOGIN_FAILED, "danger")
