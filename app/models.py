@@ -212,10 +212,14 @@ class ConsoleVerification(db.Model):
 
 
 @sa.event.listens_for(sa.engine.Engine, "connect")
-def enforce_sqlite_foreign_keys(dbapi_connection, _record):
-    """SQLite ignores ON DELETE CASCADE unless asked; PostgreSQL always honours it."""
+def configure_sqlite(dbapi_connection, _record):
+    """SQLite ignores ON DELETE CASCADE unless asked (PostgreSQL always honours it). A write-ahead
+    log lets readers and one writer work at once and makes a commit cost no fsync of its own."""
     if isinstance(dbapi_connection, sqlite3.Connection):
         dbapi_connection.execute("PRAGMA foreign_keys=ON")
+        dbapi_connection.execute("PRAGMA busy_timeout=5000")
+        if dbapi_connection.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal":
+            dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
 
 class ServerSession(db.Model):

@@ -3,7 +3,9 @@ from functools import cache
 
 import phonenumbers
 from flask import current_app, request
-from phonenumbers import PhoneNumberType, geocoder
+from phonenumbers import PhoneNumberType
+
+from app.country_names import COUNTRY_NAMES
 
 # Types that can be a personal phone able to receive a text.
 SMS_CAPABLE = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE, PhoneNumberType.PERSONAL_NUMBER}
@@ -19,10 +21,6 @@ REFUSED_TYPES = {
 }
 
 
-# Regions phonenumbers serves without an example number to name them by.
-REGION_NAMES = {"AC": "Ascension Island", "TA": "Tristan da Cunha", "XK": "Kosovo"}
-
-
 class InvalidPhone(ValueError):
     """The number can't be used; the message says why, in words a person understands."""
 
@@ -30,12 +28,10 @@ class InvalidPhone(ValueError):
 @cache
 def all_countries():
     """(region code, "Country (+code)") for every region phonenumbers knows, sorted by name."""
-    choices = []
-    for region in phonenumbers.SUPPORTED_REGIONS:
-        example = phonenumbers.example_number(region) if region not in REGION_NAMES else None
-        name = REGION_NAMES.get(region) or geocoder.country_name_for_number(example, "en")
-        code = phonenumbers.country_code_for_region(region)
-        choices.append((region, f"{name or region} (+{code})"))
+    choices = [
+        (region, f"{name} (+{phonenumbers.country_code_for_region(region)})")
+        for region, name in COUNTRY_NAMES.items()
+    ]
     return sorted(choices, key=lambda choice: choice[1])
 
 
