@@ -80,7 +80,7 @@ class Config:
     # A session cookie lasts as long as the browser, unless "Remember me" was ticked at login.
     SESSION_PERMANENT = False
     SESSION_REFRESH_EACH_REQUEST = True
-    SESSION_CLEANUP_N_REQUESTS = 1000
+    SESSION_CLEANUP_N_REQUESTS = env_int("SESSION_CLEANUP_N_REQUESTS", 1000)
     PERMANENT_SESSION_LIFETIME = timedelta(minutes=env_int("SESSION_IDLE_MINUTES", 30))
     SESSION_ABSOLUTE_LIFETIME = timedelta(hours=env_int("SESSION_ABSOLUTE_HOURS", 12))
     SESSION_COOKIE_HTTPONLY = True
