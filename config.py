@@ -63,6 +63,9 @@ class Config:
     TRUSTED_DEVICE_DAYS = env_int("TRUSTED_DEVICE_DAYS", 30)
 
     # Rate limits, in Flask-Limiter's notation.
+    # Always explicit: Flask-Limiter's object is shared by every app in a process, and an app
+    # whose config leaves RATELIMIT_ENABLED unset would inherit the previous app's value.
+    RATELIMIT_ENABLED = env("RATELIMIT_ENABLED", "true").lower() not in ("0", "false", "no")
     RATELIMIT_STORAGE_URI = env("RATELIMIT_STORAGE_URI", "memory://")
     # Retry-After is set by our 429 page only; Flask-Limiter would add it to every answer.
     RATELIMIT_HEADERS_ENABLED = False

@@ -46,6 +46,8 @@ def create_app(config_class=None):
 def configure_logging(app):
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # twilio's HTTP client logs every request with its headers at INFO: too much, and personal.
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 
 
 def register_extensions(app):

@@ -10,10 +10,10 @@ from flask import current_app
 from limits import parse_many
 
 from app import events
-from app.extensions import db, limiter
+from app.extensions import db
 from app.models import utcnow
 from app.security import client_ip, mask_phone
-from app.throttle import Throttled, consume, hit, seconds_until_allowed, wait_for
+from app.throttle import Throttled, consume, hit, seconds_until_allowed, strategy, wait_for
 from app.verification import CheckResult, VerificationError, verifier
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ def _send_limits(phone, user):
 def clear_cooldown(phone):
     """A confirmed number may get its next code at once (enrol, then log in straight away)."""
     for item in parse_many(_cooldown_spec()):
-        limiter.limiter.clear(item, "send-cooldown", phone)
+        strategy().clear(item, "send-cooldown", phone)
 
 
 def resend_wait(phone):

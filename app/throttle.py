@@ -6,7 +6,10 @@ number or one account, and share its storage so several app servers count togeth
 import math
 import time
 
+from flask import current_app
 from limits import parse_many
+from limits.storage import storage_from_string
+from limits.strategies import FixedWindowRateLimiter
 from werkzeug.exceptions import TooManyRequests
 
 from app.extensions import limiter
@@ -21,13 +24,25 @@ class Throttled(TooManyRequests):
 
 
 
+def strategy():
+    """Flask-Limiter's strategy; when its route limits are off (RATELIMIT_ENABLED=False, where it
+    makes none), one of ours on the same storage: the SMS throttles guard money and stay on."""
+    if limiter.enabled:
+        return limiter.limiter
+    extensions = current_app.extensions
+    if "throttle_strategy" not in extensions:
+        storage = storage_from_string(current_app.config["RATELIMIT_STORAGE_URI"])
+        extensions["throttle_strategy"] = FixedWindowRateLimiter(storage)
+    return extensions["throttle_strategy"]
+
+
 def seconds_until_allowed(spec, *key):
     """0 when `spec` allows one more now, else how long until it does."""
-    strategy = limiter.limiter
+    limits = strategy()
     waits = [
-        strategy.get_window_stats(item, *key).reset_time - time.time()
+        limits.get_window_stats(item, *key).reset_time - time.time()
         for item in parse_many(spec)
-        if not strategy.test(item, *key)
+        if not limits.test(item, *key)
     ]
     return max(waits, default=0)
 
@@ -40,7 +55,7 @@ def wait_for(checks):
 def hit(checks):
     for spec, key in checks:
         for item in parse_many(spec):
-            limiter.limiter.hit(item, *key)
+            strategy().hit(item, *key)
 
 
 def consume(checks, message):

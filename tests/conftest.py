@@ -8,7 +8,7 @@ import pytest
 
 from app import create_app
 from app.extensions import db, limiter
-from config import TestingConfig
+from config import Config, ProductionConfig, TestingConfig
 from tests.fake_verify import FakeVerifyServer
 
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
@@ -19,8 +19,9 @@ PHONE_NATIONAL = "07400 123456"
 CSRF_INPUT = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
-def make_config(fake, **overrides):
-    settings = {
+def twilio_settings(fake):
+    """The settings that point the real Twilio client at the fake server."""
+    return {
         "VERIFY_PROVIDER": "twilio",
         "TWILIO_ACCOUNT_SID": fake.account_sid,
         "TWILIO_AUTH_TOKEN": fake.auth_token,
@@ -28,8 +29,10 @@ def make_config(fake, **overrides):
         "TWILIO_API_BASE_URL": fake.base_url,
         "TWILIO_TIMEOUT": 2.0,
     }
-    settings.update(overrides)
-    return type("TestConfig", (TestingConfig,), settings)
+
+
+def make_config(fake, **overrides):
+    return type("TestConfig", (TestingConfig,), {**twilio_settings(fake), **overrides})
 
 
 def build_app(config):
@@ -37,7 +40,8 @@ def build_app(config):
     with app.app_context():
         db.drop_all()
         db.create_all()
-    limiter.reset()
+    if limiter.enabled:
+        limiter.reset()
     return app
 
 
@@ -65,14 +69,34 @@ def fake(fake_server):
 
 
 @pytest.fixture
-def app_overrides():
-    """Override in a test module (or parametrize) to change settings for its app."""
-    return {}
+def app_overrides(request):
+    """Settings for the test's app: from `@pytest.mark.app_settings(NAME=value)` on the module
+    (`pytestmark`), class or test, the nearest winning, then from an indirect parametrization.
+    A test module may also override this fixture."""
+    settings = {}
+    for marker in reversed(list(request.node.iter_markers("app_settings"))):
+        settings.update(marker.kwargs)
+    settings.update(getattr(request, "param", {}))
+    return settings
 
 
 @pytest.fixture
 def app(fake, app_overrides):
     app = build_app(make_config(fake, **app_overrides))
+    yield app
+    dispose_app(app)
+
+
+@pytest.fixture(params=[Config, ProductionConfig], ids=lambda config: config.__name__)
+def shipped_cost_app(request, fake):
+    """An app that hashes passwords and recovery codes at the cost a shipped config sets
+    (TestingConfig's is cheap, so the rest of the suite stays quick)."""
+    shipped = request.param
+    app = build_app(make_config(
+        fake,
+        PASSWORD_HASH_METHOD=shipped.PASSWORD_HASH_METHOD,
+        RECOVERY_CODE_SCRYPT_N=shipped.RECOVERY_CODE_SCRYPT_N,
+    ))
     yield app
     dispose_app(app)
 
@@ -93,6 +117,10 @@ def csrf_token(client, url="/auth/login"):
     match = CSRF_INPUT.search(page)
     assert match, f"no CSRF token in the form at {url}"
     return match.group(1)
+
+
+def page_text(response):
+    return response.get_data(as_text=True)
 
 
 class AuthActions:
@@ -132,11 +160,38 @@ class AuthActions:
         code = code if code is not None else self.fake.last_code(phone)
         return self.post("/profile/2fa/confirm", {"code": code})
 
-    def reauthenticate(self, password=PASSWORD, phone=PHONE):
-        """Sudo mode: the password, then (with 2FA) the code."""
-        response = self.post("/auth/reauthenticate", {"password": password})
-        if "/auth/reauthenticate/code" in response.headers.get("Location", ""):
-            response = self.post(response.headers["Location"], {"code": self.fake.last_code(phone)})
+    def login_with_code(self, username="alice", phone=PHONE, password=PASSWORD, remember=False,
+                        remember_device=False):
+        """A full login of a 2FA user: the password, then the code (ticking "remember this browser"
+        when asked)."""
+        response = self.login(username, password=password, remember=remember)
+        assert response.status_code == 302
+        assert response.headers["Location"] == "/auth/verify"
+        data = {"code": self.fake.last_code(phone)}
+        if remember_device:
+            data["remember_device"] = "y"
+        response = self.post("/auth/verify", data)
+        assert response.status_code == 302, page_text(response)
+        return response
+
+    def reauthenticate(self, password=PASSWORD, phone=PHONE, url="/auth/reauthenticate"):
+        """Sudo mode: the password, then (with 2FA) the code. `url` is the re-authentication page,
+        e.g. the one a sudo-protected page redirected to (with its ?next=)."""
+        response = self.post(url, {"password": password})
+        assert response.status_code == 302, page_text(response)
+        location = response.headers["Location"]
+        if location.startswith("/auth/reauthenticate/code"):
+            response = self.post(location, {"code": self.fake.last_code(phone)})
+            assert response.status_code == 302, page_text(response)
+        return response
+
+    def open_sudo_page(self, url, phone=PHONE):
+        """GET a sudo-protected page, re-authenticating first when asked to."""
+        response = self.client.get(url)
+        if response.status_code == 302 and response.headers["Location"].startswith("/auth/reauthenticate"):
+            assert self.reauthenticate(phone=phone, url=response.headers["Location"]).headers["Location"] == url
+            response = self.client.get(url)
+        assert response.status_code == 200, response.headers.get("Location")
         return response
 
     def signup_with_2fa(self, username="alice", phone=PHONE_NATIONAL, country="GB"):
@@ -151,10 +206,6 @@ class AuthActions:
 @pytest.fixture
 def auth(client, fake):
     return AuthActions(client, fake)
-
-
-def page_text(response):
-    return response.get_data(as_text=True)
 
 
 # -- Outside services: PostgreSQL, Redis, Chromium ----------------------------------------------
@@ -185,6 +236,7 @@ SERVICES = {
 def pytest_configure(config):
     config.addinivalue_line("markers", "postgres: needs a PostgreSQL server (TEST_DATABASE_URL)")
     config.addinivalue_line("markers", "redis: needs a Redis server (REDIS_URL)")
+    config.addinivalue_line("markers", "app_settings(**settings): settings for the test's app (see app_overrides)")
 
 
 def pytest_report_header(config):

@@ -1,90 +1,21 @@
 """Deleting one's own account: sudo mode, the username typed to confirm, then nothing is left."""
-import hashlib
-import time
-
 import pytest
 import sqlalchemy as sa
-from werkzeug.security import generate_password_hash
 
-from app import models, recovery
 from app.extensions import db
 from app.models import RecoveryCode, SecurityEvent, TrustedDevice, User
-from app.security import REAUTH_KEY
-from tests.conftest import PASSWORD, PHONE, AuthActions, page_text
+from tests.conftest import PASSWORD, PHONE, page_text
+from tests.support import (
+    NO_SEND_LIMITS,
+    assert_sudo_needed,
+    expire_sudo,
+    logged_in,
+    new_browser,
+)
+
+pytestmark = pytest.mark.app_settings(**NO_SEND_LIMITS)  # several logins per test
 
 BOB_PHONE, BOB_NATIONAL = "+447400123457", "07400 123457"
-
-
-@pytest.fixture
-def app_overrides():
-    # Several logins per test: keep the send limits out of the way (they have their own tests).
-    return {"SEND_LIMIT_PER_ACCOUNT": "100/minute", "SEND_LIMIT_PER_NUMBER": "100/minute", "SEND_LIMIT_PER_IP": "100/minute"}
-
-
-class CheapScrypt:
-    """hashlib, with scrypt at a low cost, so the ten recovery codes of each enrolment are quick."""
-
-    def __getattr__(self, name):
-        return getattr(hashlib, name)
-
-    @staticmethod
-    def scrypt(password, *, salt, n, r, p, dklen=64, **_):
-        return hashlib.scrypt(password, salt=salt, n=2, r=1, p=1, dklen=dklen)
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashing(monkeypatch):
-    """Low-cost hashing for recovery codes and passwords; the code paths are the real ones."""
-    monkeypatch.setattr(recovery, "hashlib", CheapScrypt())
-    monkeypatch.setattr(models, "generate_password_hash", lambda password: generate_password_hash(password, "pbkdf2:sha256:1000"))
-
-
-def new_browser(app, fake):
-    return AuthActions(app.test_client(), fake)
-
-
-def login_with_code(auth, username="alice", phone=PHONE, remember=False, remember_device=False):
-    response = auth.login(username, remember=remember)
-    assert response.status_code == 302
-    assert response.headers["Location"] == "/auth/verify"
-    data = {"code": auth.fake.last_code(phone)}
-    if remember_device:
-        data["remember_device"] = "y"
-    response = auth.post("/auth/verify", data)
-    assert response.status_code == 302, page_text(response)
-
-
-def reauthenticate(auth, url, phone=PHONE):
-    """The password, then (with 2FA) the code, on the re-authentication page a sudo page redirected to."""
-    response = auth.post(url, {"password": PASSWORD})
-    assert response.status_code == 302
-    location = response.headers["Location"]
-    if location.startswith("/auth/reauthenticate/code"):
-        response = auth.post(location, {"code": auth.fake.last_code(phone)})
-    assert response.status_code == 302
-    return response
-
-
-def open_sudo_page(auth, url, phone=PHONE):
-    """GET a sudo-protected page, re-authenticating first when asked to."""
-    response = auth.client.get(url)
-    if response.status_code == 302 and response.headers["Location"].startswith("/auth/reauthenticate"):
-        assert reauthenticate(auth, response.headers["Location"], phone).headers["Location"] == url
-        response = auth.client.get(url)
-    assert response.status_code == 200, response.headers.get("Location")
-    return response
-
-
-def expire_sudo(client):
-    """As if the last password entry (login or re-authentication) was 11 minutes ago."""
-    with client.session_transaction() as session:
-        for key in (REAUTH_KEY, "password_entered_at"):
-            if key in session:
-                session[key] = time.time() - 11 * 60
-
-
-def logged_in(client):
-    return client.get("/profile").status_code == 200
 
 
 def rows_of(app, owner):
@@ -111,7 +42,7 @@ def user_id(app, username):
 def alice_with_everything(auth):
     """alice: 2FA on, recovery codes, a remembered browser (this one), events; logged in here."""
     auth.signup_with_2fa("alice")
-    login_with_code(auth, remember_device=True)
+    auth.login_with_code(remember_device=True)
     return user_id(auth.client.application, "alice")
 
 
@@ -119,13 +50,7 @@ def alice_with_everything(auth):
 
 def test_deleting_needs_sudo(app, auth, client):
     auth.register("carol")
-    expire_sudo(client)
-    response = client.get("/profile/delete")
-    assert response.status_code == 302
-    assert response.headers["Location"].startswith("/auth/reauthenticate?next=/profile/delete")
-    refused = auth.post("/profile/delete", {"username": "carol"}, form_url="/profile")
-    assert refused.status_code == 302
-    assert refused.headers["Location"].startswith("/auth/reauthenticate")
+    assert_sudo_needed(auth, "/profile/delete", {"username": "carol"})
     assert user_id(app, "carol") is not None
     assert logged_in(client)
 
@@ -134,7 +59,7 @@ def test_a_wrong_username_is_refused_and_nothing_is_deleted(app, auth, client, f
     alice = alice_with_everything(auth)
     new_browser(app, fake).register("bob")
     before = rows_of(app, alice)
-    page = open_sudo_page(auth, "/profile/delete")
+    page = auth.open_sudo_page("/profile/delete")
     assert "Type your username to confirm" in page_text(page)
     for typed in ("bob", "alic", ""):
         response = auth.post("/profile/delete", {"username": typed})
@@ -155,7 +80,7 @@ def test_a_wrong_username_is_refused_and_nothing_is_deleted(app, auth, client, f
 def test_deleting_removes_the_user_number_codes_devices_and_events(app, auth, client, fake):
     alice = alice_with_everything(auth)
     laptop = new_browser(app, fake)
-    login_with_code(laptop, remember=True)
+    laptop.login_with_code(remember=True)
     bob = new_browser(app, fake)
     bob.register("bob")
     bob.start_enrolment(BOB_NATIONAL)
@@ -165,7 +90,7 @@ def test_deleting_removes_the_user_number_codes_devices_and_events(app, auth, cl
     before = rows_of(app, alice)
     assert before["codes"] == 10 and before["devices"] == 1 and before["events"] > 0
 
-    open_sudo_page(auth, "/profile/delete")
+    auth.open_sudo_page("/profile/delete")
     response = auth.post("/profile/delete", {"username": "alice"})
     assert response.status_code == 302
     assert response.headers["Location"] == "/auth/login"
@@ -205,7 +130,7 @@ def test_a_2fa_user_confirms_with_the_code_before_deleting(app, auth, client, fa
 def test_the_username_can_be_registered_again_and_starts_empty(app, auth, client, fake):
     old = alice_with_everything(auth)
     old_device_cookie = client.get_cookie("trusted_device").value
-    open_sudo_page(auth, "/profile/delete")
+    auth.open_sudo_page("/profile/delete")
     assert auth.post("/profile/delete", {"username": "alice"}).status_code == 302
 
     response = auth.register("alice")
@@ -223,7 +148,7 @@ def test_the_username_can_be_registered_again_and_starts_empty(app, auth, client
 
     # The new alice turns 2FA on: the old account's remembered-browser cookie does not skip her code,
     # even if the database gave the new row the old id.
-    open_sudo_page(auth, "/profile/2fa/enable")
+    auth.open_sudo_page("/profile/2fa/enable")
     auth.start_enrolment()
     assert auth.confirm().status_code == 302
     auth.logout()

@@ -1,57 +1,20 @@
 """Sign up, log in, remember me, log out, and pages that need a login (CSRF on throughout)."""
-import hashlib
-import html
 import re
-from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from werkzeug.security import generate_password_hash
 
-from app import models, recovery
 from app.extensions import db
 from app.models import User
-from tests.conftest import CSRF_INPUT, PASSWORD, page_text
+from tests.conftest import CSRF_INPUT, PASSWORD, AuthActions
+from tests.support import logged_in, long_lived_cookies, restart_browser, text
 
 LOGIN_FAILED = "Invalid username or password."
-
-
-@pytest.fixture(autouse=True)
-def fast_hashing(monkeypatch):
-    """Cheaper hashing: these tests are about the flow, not the hash cost (one test below checks it)."""
-    monkeypatch.setattr(models, "generate_password_hash",
-                        lambda password: generate_password_hash(password, method="scrypt:1024:8:1"))
-    monkeypatch.setattr(recovery, "_hash", lambda code, salt: hashlib.sha256(f"{salt}:{code}".encode()).hexdigest())
-
-
-def text(response):
-    return html.unescape(page_text(response))
 
 
 def user_count(app):
     with app.app_context():
         return db.session.scalar(sa.select(sa.func.count()).select_from(User))
-
-
-def long_lived_cookies(app, client):
-    """Login cookies that outlive an idle session: what "Remember me" leaves in the browser,
-    whether as a remember-me cookie or as a session cookie with a far expiry date."""
-    limit = datetime.now(UTC) + app.permanent_session_lifetime + timedelta(minutes=1)
-    names = (app.config["SESSION_COOKIE_NAME"], app.config.get("REMEMBER_COOKIE_NAME", "remember_token"))
-    cookies = [client.get_cookie(name) for name in names]
-    return [c.key for c in cookies if c is not None and c.expires is not None and c.expires > limit]
-
-
-def restart_browser(app, client):
-    """What closing the browser does: cookies without an expiry date are gone."""
-    for name in (app.config["SESSION_COOKIE_NAME"], app.config.get("REMEMBER_COOKIE_NAME", "remember_token")):
-        cookie = client.get_cookie(name)
-        if cookie is not None and cookie.expires is None:
-            client.delete_cookie(name, domain=cookie.domain, path=cookie.path)
-
-
-def logged_in(client):
-    return client.get("/profile").status_code == 200
 
 
 # -- sign up ----------------------------------------------------------------------------------
@@ -122,16 +85,27 @@ def test_register_without_csrf_token_is_refused(app, client):
     assert user_count(app) == 0
 
 
-def test_password_is_stored_hashed_with_scrypt(app, auth, monkeypatch):
-    monkeypatch.undo()  # the app's real hashing, not the cheaper one the other tests use
-    auth.register("alice")
-    with app.app_context():
+def test_password_is_stored_hashed_with_scrypt(shipped_cost_app, fake):
+    """At the cost the shipped configs set: werkzeug's scrypt, N of 2**15 or more."""
+    AuthActions(shipped_cost_app.test_client(), fake).register("alice")
+    with shipped_cost_app.app_context():
         user = User.by_username("alice")
         assert user.password_hash.startswith("scrypt:")
         cost = int(user.password_hash.split("$")[0].split(":")[1])
-        assert cost >= 2**15  # werkzeug's default work factor, not a test shortcut
+        assert cost >= 2**15  # werkzeug's default work factor
         assert PASSWORD not in user.password_hash
         assert user.check_password(PASSWORD) and not user.check_password(PASSWORD + "x")
+
+
+def test_the_password_hash_method_is_the_setting(app, auth):
+    """The suite's cheap hash comes from TestingConfig's setting, not from a patch."""
+    method = app.config["PASSWORD_HASH_METHOD"]
+    assert method.count(":") == 3  # a cost spelled out, as "scrypt:N:r:p"
+    auth.register("alice")
+    with app.app_context():
+        user = User.by_username("alice")
+        assert user.password_hash.startswith(method + "$")
+        assert user.check_password(PASSWORD)
 
 
 # -- log in -----------------------------------------------------------------------------------

@@ -1,35 +1,22 @@
 """The console provider (VERIFY_PROVIDER=console): Verify's behaviour, the code in the server log."""
-import hashlib
 import logging
 import re
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from werkzeug.security import generate_password_hash
 
-from app import models, recovery
 from app.extensions import db
 from app.models import ConsoleVerification, User, utcnow
 from app.verification import CheckResult, Sent, VerificationError
 from app.verification import console as console_module
 from app.verification.console import ConsoleVerifier
 from tests.conftest import PHONE, page_text
+from tests.support import wrong
+
+pytestmark = pytest.mark.app_settings(VERIFY_PROVIDER="console")
 
 CODE_LINE = re.compile(r"DEVELOPMENT CODE for (?P<to>.+) by (?P<channel>\w+): (?P<code>\d{6})$")
-
-
-@pytest.fixture
-def app_overrides():
-    return {"VERIFY_PROVIDER": "console"}
-
-
-@pytest.fixture(autouse=True)
-def fast_hashing(monkeypatch):
-    """Cheaper hashing: these tests are about the flow, not the hash cost (test_accounts checks it)."""
-    monkeypatch.setattr(models, "generate_password_hash",
-                        lambda password: generate_password_hash(password, method="scrypt:1024:8:1"))
-    monkeypatch.setattr(recovery, "_hash", lambda code, salt: hashlib.sha256(f"{salt}:{code}".encode()).hexdigest())
 
 
 @pytest.fixture
@@ -50,10 +37,6 @@ def logged(caplog):
         return [(m["to"], m["channel"], m["code"]) for m in found if m]
 
     return codes
-
-
-def wrong(code):
-    return "000000" if code != "000000" else "111111"
 
 
 def shift_clock(monkeypatch, seconds):

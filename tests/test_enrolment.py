@@ -1,57 +1,22 @@
 """Turning 2FA on (number, code) and off (sudo: password, then code), through the real forms."""
-import hashlib
-import html
 import re
-import time
 
 import pytest
-from werkzeug.security import generate_password_hash
 
-from app import models, recovery, security
-from app.codes import clear_cooldown
-from app.models import User
+from app import security
 from app.profile import routes as profile_routes
 from tests.conftest import PASSWORD, PHONE, PHONE_NATIONAL, page_text
+from tests.support import (
+    ShiftedClock,
+    assert_resent,
+    phone_of,
+    text,
+    wait_out_cooldown,
+    wrong,
+)
 
 MASKED = "+44 ••• ••• •456"
 ENROLMENT_EXPIRED = "Your code request expired or was not started. Please enter your number again."
-
-
-@pytest.fixture(autouse=True)
-def fast_hashing(monkeypatch):
-    """Cheaper hashing: these tests are about the flow, not the hash cost (test_accounts checks it)."""
-    monkeypatch.setattr(models, "generate_password_hash",
-                        lambda password: generate_password_hash(password, method="scrypt:1024:8:1"))
-    monkeypatch.setattr(recovery, "_hash", lambda code, salt: hashlib.sha256(f"{salt}:{code}".encode()).hexdigest())
-
-
-def text(response):
-    return html.unescape(page_text(response))
-
-
-def wrong(code):
-    return "000000" if code != "000000" else "111111"
-
-
-def phone_of(app, username="alice"):
-    with app.app_context():
-        return User.by_username(username).phone
-
-
-class ShiftedClock:
-    """Stands in for one app module's `time`: its clock runs `offset` seconds ahead."""
-
-    def __init__(self, offset):
-        self.offset = offset
-
-    def time(self):
-        return time.time() + self.offset
-
-
-def wait_out_cooldown(app, phone=PHONE):
-    """What waiting out the resend cooldown (30 s) does, without the wait."""
-    with app.app_context():
-        clear_cooldown(phone)
 
 
 def selected_country(response):
@@ -232,12 +197,7 @@ def test_resend_and_call_me_on_the_confirm_page(alice, app, auth, client, fake, 
     confirm_page = text(client.get("/profile/2fa/confirm"))
     assert "Resend code" in confirm_page and "Call me instead" in confirm_page
     assert f'action="{button}"' in confirm_page
-    wait_out_cooldown(app)
-    response = auth.post(button, form_url="/profile/2fa/confirm")
-    assert response.status_code == 302
-    assert response.headers["Location"] == "/profile/2fa/confirm"
-    assert [(s["to"], s["channel"]) for s in fake.sends] == [(PHONE, "sms"), (PHONE, channel)]
-    assert message in text(client.get("/profile/2fa/confirm"))
+    assert_resent(auth, button, "/profile/2fa/confirm", channel, message)
     assert auth.confirm().status_code == 302
     assert phone_of(app) == PHONE
 

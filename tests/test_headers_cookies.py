@@ -1,13 +1,11 @@
 """Security headers on every response, cookie flags in production, and no assets from a CDN."""
 import re
-import secrets
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
 import pytest
 from werkzeug.http import parse_date
 
-from config import ProductionConfig
 from tests.conftest import (
     CSRF_INPUT,
     PASSWORD,
@@ -15,6 +13,7 @@ from tests.conftest import (
     dispose_app,
     page_text,
 )
+from tests.support import production_config, wrong_code
 
 HTTPS = "https://localhost"
 CDN_HINTS = ("cdn.", "jsdelivr", "unpkg", "cdnjs", "googleapis", "bootstrapcdn")
@@ -40,11 +39,6 @@ def assert_security_headers(response):
     assert csp.get("frame-ancestors") == ["'none'"], where
     assert response.headers.get("X-Content-Type-Options") == "nosniff", where
     assert response.headers.get("Referrer-Policy") == "same-origin", where
-
-
-@pytest.fixture
-def app_overrides(request):
-    return getattr(request, "param", {})
 
 
 def fetch(client, url):
@@ -75,7 +69,7 @@ def test_headers_on_anonymous_pages_redirects_and_errors(auth, client):
 
 def test_headers_on_logged_in_pages_and_code_steps(auth, client, fake):
     auth.signup_with_2fa()
-    responses = [auth.login(), client.get("/auth/verify"), auth.verify("000000" if fake.last_code("+447400123456") != "000000" else "111111")]
+    responses = [auth.login(), client.get("/auth/verify"), auth.verify(wrong_code(fake))]
     responses += [auth.verify(), client.get("/profile"), client.get("/profile/2fa/disable")]
     assert [r.status_code for r in responses] == [302, 200, 401, 302, 200, 302]
     for response in responses:
@@ -101,25 +95,6 @@ def test_pages_have_no_inline_script(auth, client, fake):
 
 
 # --- production cookies and HSTS --------------------------------------------------------------------
-
-def production_config(fake, **overrides):
-    settings = {
-        "SECRET_KEY": secrets.token_hex(32),
-        "SQLALCHEMY_DATABASE_URI": "sqlite://",
-        "SESSION_REDIS_URL": None,
-        "RATELIMIT_STORAGE_URI": "memory://",
-        "VERIFY_PROVIDER": "twilio",
-        "TWILIO_ACCOUNT_SID": fake.account_sid,
-        "TWILIO_AUTH_TOKEN": fake.auth_token,
-        "TWILIO_VERIFY_SERVICE_ID": fake.service_sid,
-        "TWILIO_API_BASE_URL": fake.base_url,
-        "TWILIO_TIMEOUT": 2.0,
-        "FORCE_HTTPS": True,
-        "SMS_ALLOWED_COUNTRIES": [],
-    }
-    settings.update(overrides)
-    return type("P", (ProductionConfig,), settings)
-
 
 @pytest.fixture
 def prod_app(fake):

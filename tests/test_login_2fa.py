@@ -1,72 +1,21 @@
 """Logging in with 2FA on: password, then the code sent to the phone (CSRF on throughout)."""
-import hashlib
-import html
-import time
-from datetime import UTC, datetime, timedelta
-
 import pytest
-from werkzeug.security import generate_password_hash
 
-from app import models, recovery
 from app.auth import pending as pending_module
-from app.codes import clear_cooldown
-from tests.conftest import PHONE, AuthActions, page_text
+from tests.conftest import PHONE, AuthActions
+from tests.support import (
+    ShiftedClock,
+    assert_resent,
+    logged_in,
+    long_lived_cookies,
+    restart_browser,
+    text,
+    wait_out_cooldown,
+    wrong,
+)
 
 LOGIN_EXPIRED = "Your login expired or was not started. Please log in again."
 OTHER_PHONE = "+447400999888"  # another valid GB mobile
-
-
-@pytest.fixture(autouse=True)
-def fast_hashing(monkeypatch):
-    """Cheaper hashing: these tests are about the flow, not the hash cost (test_accounts checks it)."""
-    monkeypatch.setattr(models, "generate_password_hash",
-                        lambda password: generate_password_hash(password, method="scrypt:1024:8:1"))
-    monkeypatch.setattr(recovery, "_hash", lambda code, salt: hashlib.sha256(f"{salt}:{code}".encode()).hexdigest())
-
-
-def text(response):
-    return html.unescape(page_text(response))
-
-
-def wrong(code):
-    return "000000" if code != "000000" else "111111"
-
-
-def long_lived_cookies(app, client):
-    """Login cookies that outlive an idle session: what "Remember me" leaves in the browser,
-    whether as a remember-me cookie or as a session cookie with a far expiry date."""
-    limit = datetime.now(UTC) + app.permanent_session_lifetime + timedelta(minutes=1)
-    names = (app.config["SESSION_COOKIE_NAME"], app.config.get("REMEMBER_COOKIE_NAME", "remember_token"))
-    cookies = [client.get_cookie(name) for name in names]
-    return [c.key for c in cookies if c is not None and c.expires is not None and c.expires > limit]
-
-
-def restart_browser(app, client):
-    """What closing the browser does: cookies without an expiry date are gone."""
-    for name in (app.config["SESSION_COOKIE_NAME"], app.config.get("REMEMBER_COOKIE_NAME", "remember_token")):
-        cookie = client.get_cookie(name)
-        if cookie is not None and cookie.expires is None:
-            client.delete_cookie(name, domain=cookie.domain, path=cookie.path)
-
-
-def logged_in(client):
-    return client.get("/profile").status_code == 200
-
-
-class ShiftedClock:
-    """Stands in for one app module's `time`: its clock runs `offset` seconds ahead."""
-
-    def __init__(self, offset):
-        self.offset = offset
-
-    def time(self):
-        return time.time() + self.offset
-
-
-def wait_out_cooldown(app, phone=PHONE):
-    """What waiting out the resend cooldown (30 s) does, without the wait."""
-    with app.app_context():
-        clear_cooldown(phone)
 
 
 @pytest.fixture
@@ -170,12 +119,7 @@ def test_remember_me_is_carried_and_set_only_after_the_code(alice, app, auth, cl
     ("/auth/verify/call", "call", "We are calling your phone now with your code."),
 ])
 def test_resend_and_call_me(at_code_step, app, auth, client, fake, button, channel, message):
-    wait_out_cooldown(app)
-    response = auth.post(button, form_url="/auth/verify")
-    assert response.status_code == 302
-    assert response.headers["Location"] == "/auth/verify"
-    assert [(s["to"], s["channel"]) for s in fake.sends] == [(PHONE, "sms"), (PHONE, channel)]
-    assert message in text(client.get("/auth/verify"))
+    assert_resent(auth, button, "/auth/verify", channel, message)
     assert not logged_in(client)
     assert auth.verify().status_code == 302
     assert logged_in(client)

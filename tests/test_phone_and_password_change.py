@@ -1,17 +1,23 @@
 """Changing the phone number (confirmed before it replaces the old one) and changing the password."""
-import hashlib
 import re
-import time
 
 import pytest
 import sqlalchemy as sa
-from werkzeug.security import generate_password_hash
 
-from app import models, recovery
 from app.extensions import db
-from app.models import SecurityEvent, TrustedDevice, User
-from app.security import REAUTH_KEY
-from tests.conftest import PASSWORD, PHONE, AuthActions, page_text
+from app.models import TrustedDevice, User
+from tests.conftest import PASSWORD, PHONE, page_text
+from tests.support import (
+    NO_SEND_LIMITS,
+    assert_sudo_needed,
+    event_kinds,
+    logged_in,
+    new_browser,
+    restart_browser,
+    wrong,
+)
+
+pytestmark = pytest.mark.app_settings(**NO_SEND_LIMITS)  # several logins per test
 
 NEW_PHONE, NEW_NATIONAL = "+447400654321", "07400 654321"
 NEW_PASSWORD = "a different horse staple"
@@ -19,79 +25,7 @@ OLD_MASKED, NEW_MASKED = "+44 ••• ••• •456", "+44 ••• ••
 CODE_ITEM = re.compile(r'<li class="col">([^<]*)</li>')
 
 
-@pytest.fixture
-def app_overrides():
-    # Several logins per test: keep the send limits out of the way (they have their own tests).
-    return {"SEND_LIMIT_PER_ACCOUNT": "100/minute", "SEND_LIMIT_PER_NUMBER": "100/minute", "SEND_LIMIT_PER_IP": "100/minute"}
-
-
-class CheapScrypt:
-    """hashlib, with scrypt at a low cost, so the ten recovery codes of each enrolment are quick."""
-
-    def __getattr__(self, name):
-        return getattr(hashlib, name)
-
-    @staticmethod
-    def scrypt(password, *, salt, n, r, p, dklen=64, **_):
-        return hashlib.scrypt(password, salt=salt, n=2, r=1, p=1, dklen=dklen)
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashing(monkeypatch):
-    """Low-cost hashing for recovery codes and passwords; the code paths are the real ones."""
-    monkeypatch.setattr(recovery, "hashlib", CheapScrypt())
-    monkeypatch.setattr(models, "generate_password_hash", lambda password: generate_password_hash(password, "pbkdf2:sha256:1000"))
-
-
 # -- Helpers ------------------------------------------------------------------------------------
-
-def new_browser(app, fake):
-    return AuthActions(app.test_client(), fake)
-
-
-def login_with_code(auth, username="alice", phone=PHONE, remember=False, remember_device=False):
-    response = auth.login(username, remember=remember)
-    assert response.status_code == 302
-    assert response.headers["Location"] == "/auth/verify"
-    data = {"code": auth.fake.last_code(phone)}
-    if remember_device:
-        data["remember_device"] = "y"
-    response = auth.post("/auth/verify", data)
-    assert response.status_code == 302, page_text(response)
-
-
-def reauthenticate(auth, url, phone=PHONE):
-    """The password, then (with 2FA) the code, on the re-authentication page a sudo page redirected to."""
-    response = auth.post(url, {"password": PASSWORD})
-    assert response.status_code == 302
-    location = response.headers["Location"]
-    if location.startswith("/auth/reauthenticate/code"):
-        response = auth.post(location, {"code": auth.fake.last_code(phone)})
-    assert response.status_code == 302
-    return response
-
-
-def open_sudo_page(auth, url, phone=PHONE):
-    """GET a sudo-protected page, re-authenticating first when asked to."""
-    response = auth.client.get(url)
-    if response.status_code == 302 and response.headers["Location"].startswith("/auth/reauthenticate"):
-        assert reauthenticate(auth, response.headers["Location"], phone).headers["Location"] == url
-        response = auth.client.get(url)
-    assert response.status_code == 200, response.headers.get("Location")
-    return response
-
-
-def expire_sudo(client):
-    """As if the last password entry (login or re-authentication) was 11 minutes ago."""
-    with client.session_transaction() as session:
-        for key in (REAUTH_KEY, "password_entered_at"):
-            if key in session:
-                session[key] = time.time() - 11 * 60
-
-
-def logged_in(client):
-    return client.get("/profile").status_code == 200
-
 
 def profile_phone(client):
     """The masked number the profile says codes are sent to."""
@@ -108,21 +42,21 @@ def snapshot(app, username="alice"):
         return {"phone": user.phone, "session_token": user.session_token, "devices": hashes}
 
 
-def event_kinds(app, username="alice"):
-    with app.app_context():
-        user = User.by_username(username)
-        query = sa.select(SecurityEvent.kind, SecurityEvent.detail).where(SecurityEvent.user_id == user.id)
-        return db.session.execute(query.order_by(SecurityEvent.id)).all()
-
-
 def alice_with_2fa(auth, remember_device=False):
     """alice with 2FA on PHONE, logged in on this browser."""
     auth.signup_with_2fa("alice")
-    login_with_code(auth, remember_device=remember_device)
+    auth.login_with_code(remember_device=remember_device)
+
+
+def assert_login_code_goes_to(browser, phone):
+    """A full login on `browser`: its code is sent to `phone`, and nowhere else."""
+    sends = len(browser.fake.sends)
+    browser.login_with_code(phone=phone)
+    assert [send["to"] for send in browser.fake.sends[sends:]] == [phone]
 
 
 def start_change(auth, national=NEW_NATIONAL):
-    open_sudo_page(auth, "/profile/2fa/phone")
+    auth.open_sudo_page("/profile/2fa/phone")
     return auth.post("/profile/2fa/phone", {"country": "GB", "phone": national})
 
 
@@ -130,18 +64,12 @@ def start_change(auth, national=NEW_NATIONAL):
 
 def test_changing_the_phone_needs_sudo(app, auth, client, fake):
     alice_with_2fa(auth)
-    expire_sudo(client)
-    response = client.get("/profile/2fa/phone")
-    assert response.status_code == 302
-    assert response.headers["Location"].startswith("/auth/reauthenticate?next=/profile/2fa/phone")
     sends = len(fake.sends)
-    refused = auth.post("/profile/2fa/phone", {"country": "GB", "phone": NEW_NATIONAL}, form_url="/profile")
-    assert refused.status_code == 302
-    assert refused.headers["Location"].startswith("/auth/reauthenticate")
+    response = assert_sudo_needed(auth, "/profile/2fa/phone", {"country": "GB", "phone": NEW_NATIONAL})
     assert not [send for send in fake.sends[sends:] if send["to"] == NEW_PHONE]
     assert snapshot(app)["phone"] == PHONE
 
-    done = reauthenticate(auth, response.headers["Location"])
+    done = auth.reauthenticate(url=response.headers["Location"])
     assert done.headers["Location"] == "/profile/2fa/phone"
     page = client.get("/profile/2fa/phone")
     assert page.status_code == 200
@@ -150,7 +78,7 @@ def test_changing_the_phone_needs_sudo(app, auth, client, fake):
 
 def test_without_2fa_there_is_no_phone_to_change(app, auth, client):
     auth.register("carol")
-    assert reauthenticate(auth, "/auth/reauthenticate?next=/profile/2fa/phone").headers["Location"] == "/profile/2fa/phone"
+    assert auth.reauthenticate(url="/auth/reauthenticate?next=/profile/2fa/phone").headers["Location"] == "/profile/2fa/phone"
     response = client.get("/profile/2fa/phone")
     assert response.status_code == 302
     assert response.headers["Location"] == "/profile/2fa/enable"
@@ -158,7 +86,7 @@ def test_without_2fa_there_is_no_phone_to_change(app, auth, client):
 
 def test_an_invalid_new_number_is_refused(app, auth, client, fake):
     alice_with_2fa(auth)
-    open_sudo_page(auth, "/profile/2fa/phone")
+    auth.open_sudo_page("/profile/2fa/phone")
     sends = len(fake.sends)
     response = auth.post("/profile/2fa/phone", {"country": "GB", "phone": "12345"})
     assert response.status_code == 400
@@ -169,7 +97,7 @@ def test_an_invalid_new_number_is_refused(app, auth, client, fake):
 def test_the_old_number_keeps_working_until_the_new_one_is_confirmed(app, auth, client, fake):
     alice_with_2fa(auth)
     laptop = new_browser(app, fake)
-    login_with_code(laptop, remember=True)
+    laptop.login_with_code(remember=True)
     before = snapshot(app)
 
     response = start_change(auth)
@@ -182,9 +110,7 @@ def test_the_old_number_keeps_working_until_the_new_one_is_confirmed(app, auth, 
 
     # Meanwhile a login elsewhere still gets its code on the old number, and it works.
     phone_browser = new_browser(app, fake)
-    sends = len(fake.sends)
-    login_with_code(phone_browser, phone=PHONE)
-    assert [send["to"] for send in fake.sends[sends:]] == [PHONE]
+    assert_login_code_goes_to(phone_browser, PHONE)
     assert logged_in(phone_browser.client)
 
     response = auth.confirm(phone=NEW_PHONE)
@@ -205,21 +131,17 @@ def test_the_old_number_keeps_working_until_the_new_one_is_confirmed(app, auth, 
 
     # From now on, login codes go to the new number.
     auth.logout()
-    sends = len(fake.sends)
-    login_with_code(auth, phone=NEW_PHONE)
-    assert [send["to"] for send in fake.sends[sends:]] == [NEW_PHONE]
+    assert_login_code_goes_to(auth, NEW_PHONE)
 
 
 def test_a_wrong_code_leaves_the_account_as_it_was(app, auth, client, fake):
     alice_with_2fa(auth, remember_device=True)
     laptop = new_browser(app, fake)
-    login_with_code(laptop)
+    laptop.login_with_code()
     before = snapshot(app)
     assert len(before["devices"]) == 1
     start_change(auth)
-    right = fake.last_code(NEW_PHONE)
-    wrong = "000000" if right != "000000" else "111111"
-    response = auth.confirm(code=wrong, phone=NEW_PHONE)
+    response = auth.confirm(code=wrong(fake.last_code(NEW_PHONE)), phone=NEW_PHONE)
     assert response.status_code == 401
     assert "Incorrect code. Please try again." in page_text(response)
     assert snapshot(app) == before
@@ -230,9 +152,7 @@ def test_a_wrong_code_leaves_the_account_as_it_was(app, auth, client, fake):
     response = auth.login()
     assert response.headers["Location"] == "/profile"
     laptop.logout()
-    sends = len(fake.sends)
-    login_with_code(laptop, phone=PHONE)
-    assert [send["to"] for send in fake.sends[sends:]] == [PHONE]
+    assert_login_code_goes_to(laptop, PHONE)
 
 
 def test_an_expired_change_leaves_the_account_as_it_was(app, auth, client, fake):
@@ -273,9 +193,9 @@ def test_the_confirm_page_of_a_change_speaks_of_the_change(app, auth, client):
 def test_a_cancelled_change_leaves_the_account_as_it_was(app, auth, client, fake):
     alice_with_2fa(auth, remember_device=True)
     laptop = new_browser(app, fake)
-    login_with_code(laptop)
+    laptop.login_with_code()
     before = snapshot(app)
-    change_page = page_text(open_sudo_page(auth, "/profile/2fa/phone"))
+    change_page = page_text(auth.open_sudo_page("/profile/2fa/phone"))
     assert 'href="/profile">Cancel</a>' in change_page
     start_change(auth)
     # The person leaves the code page for the profile instead of entering the code.
@@ -283,9 +203,7 @@ def test_a_cancelled_change_leaves_the_account_as_it_was(app, auth, client, fake
     assert snapshot(app) == before
     assert logged_in(client) and logged_in(laptop.client)
     laptop.logout()
-    sends = len(fake.sends)
-    login_with_code(laptop, phone=PHONE)
-    assert [send["to"] for send in fake.sends[sends:]] == [PHONE]
+    assert_login_code_goes_to(laptop, PHONE)
     assert snapshot(app)["phone"] == PHONE
     # Logging out drops the half-finished change with the rest of the session.
     auth.logout()
@@ -304,31 +222,16 @@ def login_remembered(app, fake, username="carol", password=PASSWORD):
     return browser
 
 
-def restart(app, browser):
-    """Close and reopen the browser: cookies without an expiry go, lasting ones (remember me) stay."""
-    for name in (app.config.get("SESSION_COOKIE_NAME", "session"), app.config.get("REMEMBER_COOKIE_NAME", "remember_token")):
-        cookie = browser.client.get_cookie(name)
-        if cookie is not None and cookie.expires is None:
-            browser.client.delete_cookie(name)
-    return browser
-
-
 def test_changing_the_password_needs_sudo(app, auth, client):
     auth.register("carol")
-    expire_sudo(client)
-    response = client.get("/profile/password")
-    assert response.status_code == 302
-    assert response.headers["Location"].startswith("/auth/reauthenticate?next=/profile/password")
-    refused = auth.post("/profile/password", {"password": NEW_PASSWORD, "password2": NEW_PASSWORD}, form_url="/profile")
-    assert refused.status_code == 302
-    assert refused.headers["Location"].startswith("/auth/reauthenticate")
+    assert_sudo_needed(auth, "/profile/password", {"password": NEW_PASSWORD, "password2": NEW_PASSWORD})
     with app.app_context():
         assert User.by_username("carol").check_password(PASSWORD)
 
 
 def test_the_new_password_is_typed_twice_and_checked(app, auth, client):
     auth.register("carol")
-    open_sudo_page(auth, "/profile/password")
+    auth.open_sudo_page("/profile/password")
     mismatch = auth.post("/profile/password", {"password": NEW_PASSWORD, "password2": NEW_PASSWORD + "x"})
     assert mismatch.status_code == 400
     assert "The passwords don&#39;t match." in page_text(mismatch) or "The passwords don't match." in page_text(mismatch)
@@ -345,12 +248,13 @@ def test_changing_the_password_ends_other_sessions_and_remember_cookies(app, aut
     auth.logout()
     me = login_remembered(app, fake)
     other_session = login_remembered(app, fake)
-    other_remembered = restart(app, login_remembered(app, fake))
+    other_remembered = login_remembered(app, fake)
+    restart_browser(app, other_remembered.client)
     assert logged_in(other_remembered.client)  # control: "Remember me" outlives a browser restart
     with app.app_context():
         token_before = User.by_username("carol").session_token
 
-    open_sudo_page(me, "/profile/password")
+    me.open_sudo_page("/profile/password")
     response = me.post("/profile/password", {"password": NEW_PASSWORD, "password2": NEW_PASSWORD})
     assert response.status_code == 302
     assert response.headers["Location"] == "/profile"
@@ -362,7 +266,8 @@ def test_changing_the_password_ends_other_sessions_and_remember_cookies(app, aut
     assert not logged_in(other_remembered.client)
     # This browser keeps its session, and stays remembered across a restart.
     assert logged_in(me.client)
-    assert logged_in(restart(app, me).client)
+    restart_browser(app, me.client)
+    assert logged_in(me.client)
     with app.app_context():
         user = User.by_username("carol")
         assert user.session_token != token_before
@@ -380,8 +285,8 @@ def test_changing_the_password_ends_other_sessions_and_remember_cookies(app, aut
 def test_a_2fa_user_changing_the_password_stays_logged_in_here_only(app, auth, client, fake):
     alice_with_2fa(auth)
     laptop = new_browser(app, fake)
-    login_with_code(laptop, remember=True)
-    open_sudo_page(auth, "/profile/password")
+    laptop.login_with_code(remember=True)
+    auth.open_sudo_page("/profile/password")
     response = auth.post("/profile/password", {"password": NEW_PASSWORD, "password2": NEW_PASSWORD})
     assert response.status_code == 302
     assert logged_in(client)
@@ -394,7 +299,7 @@ def test_a_2fa_user_changing_the_password_stays_logged_in_here_only(app, auth, c
 
 def test_a_login_half_done_with_the_old_password_ends_with_the_change(app, auth, client, fake):
     auth.register("alice")
-    open_sudo_page(auth, "/profile/2fa/enable")
+    auth.open_sudo_page("/profile/2fa/enable")
     auth.start_enrolment()
     assert auth.confirm().status_code == 302
     codes = CODE_ITEM.findall(page_text(client.get("/profile/recovery-codes")))
@@ -403,7 +308,7 @@ def test_a_login_half_done_with_the_old_password_ends_with_the_change(app, auth,
     intruder = new_browser(app, fake)
     assert intruder.login().headers["Location"] == "/auth/verify"
     # ...then alice changes her password.
-    open_sudo_page(auth, "/profile/password")
+    auth.open_sudo_page("/profile/password")
     assert auth.post("/profile/password", {"password": NEW_PASSWORD, "password2": NEW_PASSWORD}).status_code == 302
     response = intruder.post("/auth/recovery", {"code": codes[0]}, form_url="/auth/login")
     assert response.status_code == 302

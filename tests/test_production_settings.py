@@ -11,27 +11,12 @@ import pytest
 
 from app import create_app
 from app.settings_check import UnsafeSettings, check_production_settings
-from config import DEV_SECRET_PLACEHOLDER, ProductionConfig
+from config import DEV_SECRET_PLACEHOLDER
 from tests.conftest import dispose_app
+from tests.support import production_config
 
 ROOT = Path(__file__).resolve().parent.parent
 TWILIO_SETTINGS = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_VERIFY_SERVICE_ID")
-
-
-def production(fake, **overrides):
-    settings = {
-        "SECRET_KEY": secrets.token_hex(32),
-        "SQLALCHEMY_DATABASE_URI": "sqlite://",
-        "SESSION_REDIS_URL": None,
-        "RATELIMIT_STORAGE_URI": "memory://",
-        "VERIFY_PROVIDER": "twilio",
-        "TWILIO_ACCOUNT_SID": fake.account_sid,
-        "TWILIO_AUTH_TOKEN": fake.auth_token,
-        "TWILIO_VERIFY_SERVICE_ID": fake.service_sid,
-        "TWILIO_API_BASE_URL": fake.base_url,
-    }
-    settings.update(overrides)
-    return type("P", (ProductionConfig,), settings)
 
 
 def refusal(config):
@@ -44,7 +29,7 @@ def refusal(config):
 
 
 def test_safe_production_settings_start(fake):
-    app = create_app(production(fake))
+    app = create_app(production_config(fake))
     try:
         assert app.config["ENV_NAME"] == "production"
     finally:
@@ -53,7 +38,7 @@ def test_safe_production_settings_start(fake):
 
 @pytest.mark.parametrize("secret", [None, ""], ids=["unset", "empty"])
 def test_missing_secret_key_is_refused(fake, secret):
-    assert "SECRET_KEY" in refusal(production(fake, SECRET_KEY=secret))
+    assert "SECRET_KEY" in refusal(production_config(fake, SECRET_KEY=secret))
 
 
 @pytest.mark.parametrize(
@@ -62,24 +47,24 @@ def test_missing_secret_key_is_refused(fake, secret):
     ids=["placeholder", "dev", "secret", "changeme", "short"],
 )
 def test_default_or_weak_secret_key_is_refused(fake, secret):
-    assert "SECRET_KEY" in refusal(production(fake, SECRET_KEY=secret))
+    assert "SECRET_KEY" in refusal(production_config(fake, SECRET_KEY=secret))
 
 
 def test_console_provider_is_refused(fake):
-    assert "VERIFY_PROVIDER" in refusal(production(fake, VERIFY_PROVIDER="console"))
+    assert "VERIFY_PROVIDER" in refusal(production_config(fake, VERIFY_PROVIDER="console"))
 
 
 @pytest.mark.parametrize("name", TWILIO_SETTINGS)
 @pytest.mark.parametrize("value", [None, ""], ids=["unset", "empty"])
 def test_each_missing_twilio_setting_is_refused(fake, name, value):
-    message = refusal(production(fake, **{name: value}))
+    message = refusal(production_config(fake, **{name: value}))
     assert name in message
     assert not [other for other in TWILIO_SETTINGS if other != name and other in message]
 
 
 def test_memory_rate_limit_storage_is_warned_about(fake, caplog):
     caplog.set_level(logging.WARNING)
-    app = create_app(production(fake, RATELIMIT_STORAGE_URI="memory://"))
+    app = create_app(production_config(fake, RATELIMIT_STORAGE_URI="memory://"))
     dispose_app(app)
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING and "RATELIMIT_STORAGE_URI" in r.getMessage()]
     assert warnings, [r.getMessage() for r in caplog.records]

@@ -15,7 +15,8 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import SecurityEvent, User, utcnow
-from tests.conftest import PASSWORD, PHONE, AuthActions, page_text
+from tests.conftest import PASSWORD, PHONE, page_text
+from tests.support import new_browser, wrong_code
 
 REDIS_URL = os.environ.get("REDIS_URL")
 OTHER_IP = "198.51.100.23"
@@ -72,21 +73,9 @@ def pass_time(storage, monkeypatch):
     return advance
 
 
-def person(app, fake, ip=None):
-    """Someone in another browser (and, with `ip`, from another address)."""
-    client = app.test_client()
-    if ip:
-        client.environ_base["REMOTE_ADDR"] = ip
-    return AuthActions(client, fake)
-
-
 def send_requests(fake):
     """Every send request that reached the fake, refused or not."""
     return [r for r in fake.requests if r["path"].endswith("/Verifications")]
-
-
-def wrong_code(fake, phone=PHONE):
-    return "000000" if fake.last_code(phone) != "000000" else "111111"
 
 
 def retry_after(response):
@@ -107,6 +96,18 @@ def login_via(auth, username, forwarded_for):
     return auth.post("/auth/login", data, headers={"X-Forwarded-For": forwarded_for})
 
 
+def two_enrol_then_carol_tries(app, fake):
+    """alice and bob, in browsers of their own on this address, turn 2FA on with X and Y; then
+    carol asks for a code to Z. Returns the answer to carol."""
+    for name, number in (("alice", X), ("bob", Y)):
+        someone = new_browser(app, fake)
+        someone.register(name)
+        assert someone.start_enrolment(number).status_code == 302
+    carol = new_browser(app, fake)
+    carol.register("carol")
+    return carol.start_enrolment(Z)
+
+
 def resend(auth):
     return auth.post("/auth/verify/resend", form_url="/auth/verify")
 
@@ -123,7 +124,7 @@ def test_login_posts_per_ip_get_429_with_retry_after(app, auth, fake):
     assert 1 <= wait <= 61  # the 1-minute window, rounded up
     assert f"Please try again in {wait} seconds" in page_text(response)
     # Another address is not affected.
-    assert person(app, fake, ip=OTHER_IP).login("u5", "wrong password").status_code == 401
+    assert new_browser(app, fake, ip=OTHER_IP).login("u5", "wrong password").status_code == 401
 
 
 @with_settings(LOGIN_LIMIT_PER_IP="3/minute", LOGIN_LIMIT_PER_USERNAME="100/minute")
@@ -159,7 +160,7 @@ def test_login_posts_per_username_get_429_even_with_the_right_password(app, auth
     assert f"Please try again in {wait} seconds" in page_text(response)
     assert client.get("/profile").status_code == 302
     # The same account from another address, spelled differently, is still limited.
-    assert person(app, fake, ip=OTHER_IP).login(" ALICE ", PASSWORD).status_code == 429
+    assert new_browser(app, fake, ip=OTHER_IP).login(" ALICE ", PASSWORD).status_code == 429
     # Another account from the first address is not.
     assert auth.login("bob", "wrong password").status_code == 401
     if storage == "memory":  # Redis expires its own keys; a minute is too long to wait for real
@@ -310,11 +311,11 @@ def test_resend_posts_get_429_before_the_sixth_send(auth, fake, cooldown, pass_t
 @with_settings(SEND_LIMIT_PER_NUMBER="2/10 minutes", SEND_LIMIT_PER_ACCOUNT="100/day", SEND_LIMIT_PER_IP="100/day")
 def test_sends_per_number_are_limited_across_accounts(app, fake, cooldown, pass_time):
     for name in ("alice", "bob"):
-        someone = person(app, fake)
+        someone = new_browser(app, fake)
         someone.register(name)
         assert someone.start_enrolment(X).status_code == 302
         pass_time(cooldown + 0.2)
-    carol = person(app, fake)
+    carol = new_browser(app, fake)
     carol.register("carol")
     response = carol.start_enrolment(X)
     assert response.status_code == 429
@@ -335,7 +336,7 @@ def test_sends_per_account_are_limited_across_numbers(app, auth, fake):
     assert response.status_code == 429
     assert retry_after(response) >= 60
     assert len(send_requests(fake)) == 2
-    bob = person(app, fake)
+    bob = new_browser(app, fake)
     bob.register("bob")
     assert bob.start_enrolment(Z).status_code == 302
     assert len(send_requests(fake)) == 3
@@ -343,17 +344,11 @@ def test_sends_per_account_are_limited_across_numbers(app, auth, fake):
 
 @with_settings(SEND_LIMIT_PER_NUMBER="100/day", SEND_LIMIT_PER_ACCOUNT="100/day", SEND_LIMIT_PER_IP="2/10 minutes")
 def test_sends_per_ip_are_limited_across_accounts(app, fake):
-    for name, number in (("alice", X), ("bob", Y)):
-        someone = person(app, fake)
-        someone.register(name)
-        assert someone.start_enrolment(number).status_code == 302
-    carol = person(app, fake)
-    carol.register("carol")
-    response = carol.start_enrolment(Z)
+    response = two_enrol_then_carol_tries(app, fake)
     assert response.status_code == 429
     assert retry_after(response) >= 60
     assert len(send_requests(fake)) == 2
-    dave = person(app, fake, ip=OTHER_IP)
+    dave = new_browser(app, fake, ip=OTHER_IP)
     dave.register("dave")
     assert dave.start_enrolment(W).status_code == 302
     assert len(send_requests(fake)) == 3
@@ -362,13 +357,7 @@ def test_sends_per_ip_are_limited_across_accounts(app, fake):
 @with_settings(SMS_DAILY_LIMIT=2)
 def test_daily_sms_cap_stops_sending_with_a_plain_message(app, fake, caplog):
     caplog.set_level(logging.WARNING)
-    for name, number in (("alice", X), ("bob", Y)):
-        someone = person(app, fake)
-        someone.register(name)
-        assert someone.start_enrolment(number).status_code == 302
-    carol = person(app, fake)
-    carol.register("carol")
-    response = carol.start_enrolment(Z)
+    response = two_enrol_then_carol_tries(app, fake)
     assert response.status_code == 503
     assert "We can&#39;t send codes right now. Please try again later." in page_text(response)
     assert len(send_requests(fake)) == 2

@@ -2,18 +2,16 @@
 import hashlib
 import re
 import threading
-import time
 
 import pytest
 import requests
 import sqlalchemy as sa
-from werkzeug.security import generate_password_hash
 from werkzeug.serving import make_server
 
-from app import models, recovery
+from app import recovery
 from app.extensions import db
 from app.models import RecoveryCode, SecurityEvent, User
-from app.security import REAUTH_KEY
+from config import Config, ProductionConfig
 from tests.conftest import (
     CSRF_INPUT,
     PASSWORD,
@@ -25,38 +23,15 @@ from tests.conftest import (
     page_text,
     postgres_url,
 )
+from tests.support import NO_SEND_LIMITS, assert_sudo_needed, event_kinds, logged_in
+
+pytestmark = pytest.mark.app_settings(**NO_SEND_LIMITS)  # several logins per test
 
 ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # 32 symbols: no 0/o, no 1/l
 CODE_FORM = re.compile(f"^[{ALPHABET}]{{4}}-[{ALPHABET}]{{4}}$")
 CODE_ITEM = re.compile(r'<li class="col">([^<]*)</li>')
 NOT_VALID = "That recovery code is not valid or was already used."
 BOB_PHONE, BOB_NATIONAL = "+447400123457", "07400 123457"
-
-
-@pytest.fixture
-def app_overrides():
-    # Several logins per test: keep the send limits out of the way (they have their own tests).
-    return {"SEND_LIMIT_PER_ACCOUNT": "100/minute", "SEND_LIMIT_PER_NUMBER": "100/minute", "SEND_LIMIT_PER_IP": "100/minute"}
-
-
-class CheapScrypt:
-    """hashlib, with scrypt at a low cost: every recovery code still goes through the real hashing
-    code (salt, encoding, lookup), but turning 2FA on costs milliseconds instead of half a second."""
-
-    def __getattr__(self, name):
-        return getattr(hashlib, name)
-
-    @staticmethod
-    def scrypt(password, *, salt, n, r, p, dklen=64, **_):
-        assert n >= 2**14, "recovery codes must stay expensive to guess from a leaked table"
-        return hashlib.scrypt(password, salt=salt, n=2, r=1, p=1, dklen=dklen)
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashing(monkeypatch):
-    """Low-cost hashing for recovery codes and passwords; the code paths are the real ones."""
-    monkeypatch.setattr(recovery, "hashlib", CheapScrypt())
-    monkeypatch.setattr(models, "generate_password_hash", lambda password: generate_password_hash(password, "pbkdf2:sha256:1000"))
 
 
 def shown_codes(response):
@@ -92,22 +67,11 @@ def use_code(auth, code):
     return auth.post("/auth/recovery", {"code": code})
 
 
-def logged_in(client):
-    return client.get("/profile").status_code == 200
-
-
 def remaining(app, username="alice"):
     with app.app_context():
         user = User.by_username(username)
         query = sa.select(sa.func.count()).where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
         return db.session.scalar(query)
-
-
-def event_kinds(app, username="alice"):
-    with app.app_context():
-        user = User.by_username(username)
-        query = sa.select(SecurityEvent.kind, SecurityEvent.detail).where(SecurityEvent.user_id == user.id)
-        return db.session.execute(query.order_by(SecurityEvent.id)).all()
 
 
 def spend(app, codes, username="alice"):
@@ -116,24 +80,6 @@ def spend(app, codes, username="alice"):
         user = User.by_username(username)
         for code in codes:
             assert recovery.use(user, code)
-
-
-def reauthenticate(auth, url, phone=PHONE):
-    """The password, then the code, on the re-authentication page the app redirected to."""
-    response = auth.post(url, {"password": PASSWORD})
-    assert response.status_code == 302
-    location = response.headers["Location"]
-    if location.startswith("/auth/reauthenticate/code"):
-        response = auth.post(location, {"code": auth.fake.last_code(phone)})
-    return response
-
-
-def expire_sudo(client):
-    """As if the last password entry (login or re-authentication) was 11 minutes ago."""
-    with client.session_transaction() as session:
-        for key in (REAUTH_KEY, "password_entered_at"):
-            if key in session:
-                session[key] = time.time() - 11 * 60
 
 
 # -- Shown once ---------------------------------------------------------------------------------
@@ -205,6 +151,49 @@ def test_only_hashes_are_stored(app, auth):
     for code in codes:
         assert code not in everything
         assert code.replace("-", "") not in everything
+
+
+# -- The hash cost -----------------------------------------------------------------------------
+
+def scrypt_hashes(codes, salt, n):
+    """What scrypt with cost `n` makes of the codes, as recovery codes are stored."""
+    return {
+        hashlib.scrypt(recovery.normalize(code).encode(), salt=bytes.fromhex(salt), n=n, r=8, p=1, dklen=32).hex()
+        for code in codes
+    }
+
+
+def stored_salt_and_hashes(app):
+    with app.app_context():
+        rows = db.session.scalars(sa.select(RecoveryCode)).all()
+    assert len({row.salt for row in rows}) == 1  # one salt for the set
+    return rows[0].salt, {row.code_hash for row in rows}
+
+
+def test_the_shipped_configs_keep_recovery_codes_expensive_to_guess():
+    assert Config.RECOVERY_CODE_SCRYPT_N >= 2**14
+    assert ProductionConfig.RECOVERY_CODE_SCRYPT_N >= 2**14
+
+
+def test_codes_are_hashed_with_scrypt_at_the_shipped_cost(shipped_cost_app, fake):
+    cost = shipped_cost_app.config["RECOVERY_CODE_SCRYPT_N"]
+    assert cost >= 2**14
+    codes = shown_codes(enrol(AuthActions(shipped_cost_app.test_client(), fake)))
+    salt, stored = stored_salt_and_hashes(shipped_cost_app)
+    assert stored == scrypt_hashes(codes, salt, cost)
+    with shipped_cost_app.app_context():  # checking a code hashes it the same way
+        assert recovery.use(User.by_username("alice"), codes[0])
+
+
+def test_the_hash_cost_is_the_setting(app, auth):
+    """The suite's cheap cost is a setting the code reads, not a patch: the same codes hashed at
+    another cost would not match."""
+    cost = app.config["RECOVERY_CODE_SCRYPT_N"]
+    assert cost < 2**14  # TestingConfig's
+    codes = shown_codes(enrol(auth))
+    salt, stored = stored_salt_and_hashes(app)
+    assert stored == scrypt_hashes(codes, salt, cost)
+    assert not stored & scrypt_hashes(codes, salt, cost * 2)
 
 
 # -- Using a code -------------------------------------------------------------------------------
@@ -392,19 +381,13 @@ def test_wrong_codes_count_toward_the_account_lock(app, auth, client):
 
 def test_regenerating_needs_sudo_and_voids_the_old_set(app, auth, client, fake):
     old = enrol_and_save(auth)
-    password_step(auth)
-    assert auth.verify().status_code == 302
-    expire_sudo(client)  # ten minutes later
-    response = client.get("/profile/recovery-codes/regenerate")
-    assert response.status_code == 302
-    assert response.headers["Location"].startswith("/auth/reauthenticate?next=/profile/recovery-codes/regenerate")
-    refused = auth.post("/profile/recovery-codes/regenerate", form_url="/profile")
-    assert refused.status_code == 302 and refused.headers["Location"].startswith("/auth/reauthenticate")
+    auth.login_with_code()
+    response = assert_sudo_needed(auth, "/profile/recovery-codes/regenerate")  # ten minutes later
     assert remaining(app) == 10
     with app.app_context():
         hashes_before = set(db.session.scalars(sa.select(RecoveryCode.code_hash)))
 
-    done = reauthenticate(auth, response.headers["Location"])
+    done = auth.reauthenticate(url=response.headers["Location"])
     assert done.status_code == 302
     assert done.headers["Location"] == "/profile/recovery-codes/regenerate"
     form = client.get("/profile/recovery-codes/regenerate")

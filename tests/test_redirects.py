@@ -1,13 +1,10 @@
 """`next` after login: same-origin paths only, carried through the 2FA step."""
-import hashlib
 import html
 import re
 from urllib.parse import quote, urlsplit
 
 import pytest
-from werkzeug.security import generate_password_hash
 
-from app import models, recovery
 from tests.conftest import PASSWORD
 
 # Values that look relative but that some browser follows off-site, and plain off-site ones;
@@ -27,14 +24,6 @@ OFF_SITE = [
     "/%5Cevil.example",
 ]
 SAFE = ["/profile?tab=1", "/profile"]
-
-
-@pytest.fixture(autouse=True)
-def fast_hashing(monkeypatch):
-    """Cheaper hashing: these tests are about the flow, not the hash cost (test_accounts checks it)."""
-    monkeypatch.setattr(models, "generate_password_hash",
-                        lambda password: generate_password_hash(password, method="scrypt:1024:8:1"))
-    monkeypatch.setattr(recovery, "_hash", lambda code, salt: hashlib.sha256(f"{salt}:{code}".encode()).hexdigest())
 
 
 def assert_on_site(location, expected):

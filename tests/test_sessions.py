@@ -9,7 +9,8 @@ from werkzeug.http import parse_date
 from app import session_store
 from app.extensions import db
 from app.models import ServerSession
-from tests.conftest import AuthActions, page_text
+from tests.conftest import page_text
+from tests.support import new_browser
 
 SESSION = "session"
 REMEMBER = "remember_token"
@@ -19,22 +20,9 @@ SESSION_STORES = pytest.mark.parametrize("app_overrides", [
 ], indirect=True)
 
 
-@pytest.fixture
-def app_overrides(request):
-    return getattr(request, "param", {})
-
-
 def cookie(client, name=SESSION):
     found = client.get_cookie(name)
     return found.value if found is not None else None
-
-
-def browser(app, fake, cookies=None):
-    """Another browser on the same machine, optionally holding copies of some cookies."""
-    client = app.test_client()
-    for name, value in (cookies or {}).items():
-        client.set_cookie(name, value)
-    return AuthActions(client, fake)
 
 
 def stored_session(app, sid):
@@ -87,7 +75,7 @@ def test_login_starts_a_fresh_session(app, auth, client, fake):
     assert session_is_stored(app, cookie(client))
     # The planted session is gone on the server too: its id leads nowhere.
     assert not session_is_stored(app, before)
-    assert_logged_out(browser(app, fake, {SESSION: before}).client.get("/profile"))
+    assert_logged_out(new_browser(app, fake, cookies={SESSION: before}).client.get("/profile"))
 
 
 @SESSION_STORES
@@ -113,7 +101,7 @@ def test_code_success_starts_a_fresh_session(app, auth, client, fake):
 def test_session_cookie_copied_before_logout_is_anonymous_after_it(app, auth, client, fake):
     auth.register()
     copied = cookie(client)
-    thief = browser(app, fake, {SESSION: copied}).client
+    thief = new_browser(app, fake, cookies={SESSION: copied}).client
     assert thief.get("/profile").status_code == 200  # the copy works while the session lives
     assert session_is_stored(app, copied)
     auth.logout()
@@ -124,7 +112,7 @@ def test_session_cookie_copied_before_logout_is_anonymous_after_it(app, auth, cl
 
 def test_turning_2fa_on_logs_out_other_sessions(app, auth, client, fake):
     auth.register()
-    other = browser(app, fake)
+    other = new_browser(app, fake)
     assert other.login().headers["Location"] == "/profile"
     assert other.client.get("/profile").status_code == 200
     enable_2fa(auth)
@@ -134,11 +122,9 @@ def test_turning_2fa_on_logs_out_other_sessions(app, auth, client, fake):
 
 def test_turning_2fa_off_logs_out_other_sessions(app, auth, client, fake):
     auth.signup_with_2fa()
-    auth.login()
-    auth.verify()
-    other = browser(app, fake)
-    other.login()
-    assert other.verify().status_code == 302
+    auth.login_with_code()
+    other = new_browser(app, fake)
+    other.login_with_code()
     assert other.client.get("/profile").status_code == 200
     disable_2fa(auth)
     assert_logged_out(other.client.get("/profile"))
@@ -201,35 +187,34 @@ def test_remember_me_takes_effect_only_after_the_second_factor(app, auth, client
     assert all(seconds <= 3600 for seconds in lasting_cookies(response).values())
     # Copies of every cookie the browser holds now do not log anyone in.
     held = copies(client, (SESSION, REMEMBER))
-    assert_logged_out(browser(app, fake, held).client.get("/profile"))
+    assert_logged_out(new_browser(app, fake, cookies=held).client.get("/profile"))
     response = auth.verify()
     assert response.status_code == 302
     lasting = lasting_cookies(response)
     assert lasting and DAY < max(lasting.values()) <= 30 * DAY + 60
     # A browser restarted with only the lasting cookies is still logged in.
-    assert browser(app, fake, copies(client, lasting)).client.get("/profile").status_code == 200
+    assert new_browser(app, fake, cookies=copies(client, lasting)).client.get("/profile").status_code == 200
 
 
 def test_remembered_login_ends_when_2fa_is_turned_off(app, auth, client, fake):
     auth.signup_with_2fa()
-    other = browser(app, fake)
+    other = new_browser(app, fake)
     kept = remembered_login(other)
-    assert browser(app, fake, kept).client.get("/profile").status_code == 200
-    auth.login()
-    auth.verify()
+    assert new_browser(app, fake, cookies=kept).client.get("/profile").status_code == 200
+    auth.login_with_code()
     disable_2fa(auth)
     assert_logged_out(other.client.get("/profile"))
-    assert_logged_out(browser(app, fake, kept).client.get("/profile"))
+    assert_logged_out(new_browser(app, fake, cookies=kept).client.get("/profile"))
     assert client.get("/profile").status_code == 200
 
 
 def test_remembered_login_ends_when_2fa_is_turned_on(app, auth, client, fake):
     auth.register()
-    other = browser(app, fake)
+    other = new_browser(app, fake)
     kept = remembered_login(other)
     enable_2fa(auth)
     assert_logged_out(other.client.get("/profile"))
-    assert_logged_out(browser(app, fake, kept).client.get("/profile"))
+    assert_logged_out(new_browser(app, fake, cookies=kept).client.get("/profile"))
     assert client.get("/profile").status_code == 200
 
 
@@ -238,7 +223,7 @@ def test_remembered_cookies_copied_before_logout_are_refused_after_it(app, auth,
     auth.logout()
     kept = remembered_login(auth)
     auth.logout()
-    assert_logged_out(browser(app, fake, kept).client.get("/profile"))
+    assert_logged_out(new_browser(app, fake, cookies=kept).client.get("/profile"))
 
 
 # --- timeouts ------------------------------------------------------------------------------------
@@ -308,8 +293,7 @@ def test_absolute_timeout_is_12_hours_however_active(auth, client, clock):
 
 def test_absolute_timeout_also_applies_after_a_code_login(auth, client, fake, clock):
     auth.signup_with_2fa()
-    auth.login()
-    auth.verify()
+    auth.login_with_code()
     clock(hours=11, minutes=59)
     assert client.get("/profile").status_code == 200
     clock(minutes=2)
@@ -341,6 +325,6 @@ def test_strong_session_protection_refuses_another_user_agent(auth, client):
 def test_strong_session_protection_refuses_another_address(app, auth, client, fake):
     auth.register()
     copied = cookie(client)
-    elsewhere = browser(app, fake, {SESSION: copied}).client
+    elsewhere = new_browser(app, fake, cookies={SESSION: copied}).client
     elsewhere.environ_base["REMOTE_ADDR"] = "198.51.100.23"
     assert_logged_out(elsewhere.get("/profile"))

@@ -1,4 +1,4 @@
-from tests.conftest import PHONE, page_text
+from tests.conftest import page_text
 
 
 def test_full_journey(auth, client, fake):

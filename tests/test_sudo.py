@@ -5,9 +5,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from app import security
-from app.extensions import db
-from app.models import User
 from tests.conftest import PHONE, page_text
+from tests.support import assert_sent_to_reauthenticate, phone_of, wrong_code
 
 DISABLE = "/profile/2fa/disable"
 ENABLE = "/profile/2fa/enable"
@@ -36,31 +35,9 @@ def sudo_clock(monkeypatch):
 
 
 @pytest.fixture
-def app_overrides(request):
-    return getattr(request, "param", {})
-
-
-def assert_sent_to_reauthenticate(response, next_url):
-    assert response.status_code == 302
-    location = urlsplit(response.headers["Location"])
-    assert location.path == REAUTH
-    assert parse_qs(location.query).get("next") == [next_url]
-
-
-def phone_of(flask_app, username="alice"):
-    with flask_app.app_context():
-        return db.session.get(User, User.by_username(username).id).phone
-
-
-def wrong_code(fake):
-    return "000000" if fake.last_code(PHONE) != "000000" else "111111"
-
-
-@pytest.fixture
 def logged_in_2fa_user(auth, fake):
     auth.signup_with_2fa()
-    auth.login()
-    assert auth.verify().status_code == 302
+    auth.login_with_code()
     return auth
 
 

@@ -8,12 +8,14 @@ import pytest
 import sqlalchemy as sa
 from flask import Response
 from itsdangerous import URLSafeTimedSerializer
-from werkzeug.security import generate_password_hash
 
-from app import devices, models, recovery
+from app import devices
 from app.extensions import db
-from app.models import SecurityEvent, TrustedDevice, User, utcnow
-from tests.conftest import PASSWORD, PHONE, AuthActions, page_text
+from app.models import TrustedDevice, User, utcnow
+from tests.conftest import PASSWORD, page_text
+from tests.support import NO_SEND_LIMITS, event_kinds, new_browser
+
+pytestmark = pytest.mark.app_settings(**NO_SEND_LIMITS)  # many logins per test
 
 UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
 BOB_PHONE, BOB_NATIONAL = "+447400123457", "07400 123457"
@@ -23,53 +25,11 @@ CHECKBOX_LABEL = "Don't ask for a code on this browser for 30 days"
 
 
 @pytest.fixture
-def app_overrides():
-    # Many logins per test: keep the send limits out of the way (they have their own tests).
-    return {"SEND_LIMIT_PER_ACCOUNT": "100/minute", "SEND_LIMIT_PER_NUMBER": "100/minute", "SEND_LIMIT_PER_IP": "100/minute"}
-
-
-class CheapScrypt:
-    """hashlib, with scrypt at a low cost, so the ten recovery codes of each enrolment are quick."""
-
-    def __getattr__(self, name):
-        return getattr(hashlib, name)
-
-    @staticmethod
-    def scrypt(password, *, salt, n, r, p, dklen=64, **_):
-        return hashlib.scrypt(password, salt=salt, n=2, r=1, p=1, dklen=dklen)
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashing(monkeypatch):
-    """Low-cost hashing for recovery codes and passwords; the code paths are the real ones."""
-    monkeypatch.setattr(recovery, "hashlib", CheapScrypt())
-    monkeypatch.setattr(models, "generate_password_hash", lambda password: generate_password_hash(password, "pbkdf2:sha256:1000"))
-
-
-def new_browser(app, fake):
-    client = app.test_client()
-    client.environ_base["HTTP_USER_AGENT"] = UA
-    return AuthActions(client, fake)
-
-
-@pytest.fixture
 def client(app):
     """A desktop Chrome, so the device list has something recognisable to show."""
     client = app.test_client()
     client.environ_base["HTTP_USER_AGENT"] = UA
     return client
-
-
-def login_with_code(auth, username="alice", phone=PHONE, remember_device=True, password=PASSWORD):
-    response = auth.login(username, password=password)
-    assert response.status_code == 302
-    assert response.headers["Location"] == "/auth/verify"
-    data = {"code": auth.fake.last_code(phone)}
-    if remember_device:
-        data["remember_device"] = "y"
-    response = auth.post("/auth/verify", data)
-    assert response.status_code == 302, page_text(response)
-    return response
 
 
 def assert_code_skipped(auth, username="alice", password=PASSWORD):
@@ -94,40 +54,21 @@ def device_rows(app, username="alice"):
         return db.session.scalars(sa.select(TrustedDevice).where(TrustedDevice.user_id == user.id)).all()
 
 
-def event_kinds(app, username="alice"):
-    with app.app_context():
-        user = User.by_username(username)
-        query = sa.select(SecurityEvent.kind, SecurityEvent.detail).where(SecurityEvent.user_id == user.id)
-        return db.session.execute(query.order_by(SecurityEvent.id)).all()
-
-
-def reauthenticate(auth, url, phone=PHONE):
-    """The password, then the code, on the re-authentication page a sudo page redirected to."""
-    response = auth.post(url, {"password": PASSWORD})
-    assert response.status_code == 302
-    location = response.headers["Location"]
-    if location.startswith("/auth/reauthenticate/code"):
-        response = auth.post(location, {"code": auth.fake.last_code(phone)})
-    assert response.status_code == 302
-    return response
-
-
-def open_sudo_page(auth, url, phone=PHONE):
-    """GET a sudo-protected page, re-authenticating first when asked to."""
-    response = auth.client.get(url)
-    if response.status_code == 302 and response.headers["Location"].startswith("/auth/reauthenticate"):
-        assert reauthenticate(auth, response.headers["Location"], phone).headers["Location"] == url
-        response = auth.client.get(url)
-    assert response.status_code == 200, response.headers.get("Location")
-    return response
-
-
 def remembered_alice(auth):
     """alice with 2FA, logged in on this browser with the box ticked."""
     auth.signup_with_2fa("alice")
-    response = login_with_code(auth, remember_device=True)
+    response = auth.login_with_code(remember_device=True)
     assert len(device_rows(auth.client.application)) == 1
     return response
+
+
+def remembered_alice_and_laptop(auth):
+    """remembered_alice, and a second browser of hers (returned) remembered too."""
+    remembered_alice(auth)
+    laptop = new_browser(auth.client.application, auth.fake, user_agent=UA)
+    laptop.login_with_code(remember_device=True)
+    assert len(device_rows(auth.client.application)) == 2
+    return laptop
 
 
 # -- The checkbox and its cookie ----------------------------------------------------------------
@@ -231,10 +172,7 @@ def test_forgetting_one_browser_asks_for_the_code_again(app, auth, client):
 
 
 def test_forget_all_asks_every_browser_for_the_code_again(app, auth, client, fake):
-    remembered_alice(auth)
-    laptop = new_browser(app, fake)
-    login_with_code(laptop, remember_device=True)
-    assert len(device_rows(app)) == 2
+    laptop = remembered_alice_and_laptop(auth)
     response = auth.post("/profile/devices/forget-all", form_url="/profile")
     assert response.status_code == 302
     assert device_rows(app) == []
@@ -252,7 +190,7 @@ def test_forgetting_needs_csrf_and_only_touches_ones_own_browsers(app, auth, cli
     assert client.post("/profile/devices/forget-all").status_code == 400
     assert len(device_rows(app)) == 1
 
-    mallory = new_browser(app, fake)
+    mallory = new_browser(app, fake, user_agent=UA)
     mallory.register("mallory")
     response = mallory.post(f"/profile/devices/{row.id}/forget", form_url="/profile")
     assert response.status_code == 302
@@ -268,7 +206,7 @@ def test_another_users_device_cookie_does_not_skip_the_code(app, auth, client, f
     remembered_alice(auth)
     alice_cookie = client.get_cookie("trusted_device").value
     auth.logout()
-    bob = new_browser(app, fake)
+    bob = new_browser(app, fake, user_agent=UA)
     bob.register("bob")
     bob.start_enrolment(BOB_NATIONAL)
     assert bob.confirm(phone=BOB_PHONE).status_code == 302
@@ -310,13 +248,13 @@ def test_tampered_or_forged_cookies_do_not_skip_the_code(app, auth, client, fake
         "garbage": "not-a-cookie",
     }
     for name, value in forged.items():
-        browser = new_browser(app, fake)
+        browser = new_browser(app, fake, user_agent=UA)
         browser.client.set_cookie("trusted_device", value)
         response = browser.login()
         assert response.headers["Location"] == "/auth/verify", name
         assert browser.client.get("/profile").status_code == 302, name
     # Control: the genuine cookie, copied the same way, is honoured (so the forgeries were sent).
-    copy = new_browser(app, fake)
+    copy = new_browser(app, fake, user_agent=UA)
     copy.client.set_cookie("trusted_device", raw)
     assert_code_skipped(copy)
 
@@ -325,12 +263,12 @@ def test_tampered_or_forged_cookies_do_not_skip_the_code(app, auth, client, fake
 
 def test_turning_2fa_off_forgets_every_browser(app, auth, client, fake):
     remembered_alice(auth)
-    open_sudo_page(auth, "/profile/2fa/disable")
+    auth.open_sudo_page("/profile/2fa/disable")
     response = auth.post("/profile/2fa/disable")
     assert response.status_code == 302
     assert device_rows(app) == []
     # Turned on again, with the same number: the old cookie does not skip the code.
-    open_sudo_page(auth, "/profile/2fa/enable")
+    auth.open_sudo_page("/profile/2fa/enable")
     auth.start_enrolment()
     assert auth.confirm().status_code == 302
     auth.logout()
@@ -339,11 +277,8 @@ def test_turning_2fa_off_forgets_every_browser(app, auth, client, fake):
 
 
 def test_changing_the_phone_forgets_every_browser(app, auth, client, fake):
-    remembered_alice(auth)
-    laptop = new_browser(app, fake)
-    login_with_code(laptop, remember_device=True)
-    assert len(device_rows(app)) == 2
-    open_sudo_page(auth, "/profile/2fa/phone")
+    laptop = remembered_alice_and_laptop(auth)
+    auth.open_sudo_page("/profile/2fa/phone")
     assert auth.post("/profile/2fa/phone", {"country": "GB", "phone": NEW_NATIONAL}).status_code == 302
     assert len(device_rows(app)) == 2  # not yet: the new number is not confirmed
     assert auth.confirm(phone=NEW_PHONE).status_code == 302
@@ -356,7 +291,7 @@ def test_changing_the_phone_forgets_every_browser(app, auth, client, fake):
 
 def test_changing_the_password_forgets_every_browser(app, auth, client, fake):
     remembered_alice(auth)
-    open_sudo_page(auth, "/profile/password")
+    auth.open_sudo_page("/profile/password")
     response = auth.post("/profile/password", {"password": NEW_PASSWORD, "password2": NEW_PASSWORD})
     assert response.status_code == 302
     assert device_rows(app) == []
