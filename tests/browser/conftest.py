@@ -172,6 +172,7 @@ class Person:
         self.username = username
         self.steps = 0
         self.last_status = None
+        self.recovery_codes = []
 
     # -- plumbing ---------------------------------------------------------------------------
     def snap(self, name, field_errors=0):
@@ -231,13 +232,66 @@ class Person:
         self.page.get_by_label("Verification code").fill(self.fake.last_code(phone))
         self.submit("Verify", 200)
         expect(self.alert()).to_contain_text("Two-factor authentication is on")
-        saved = self.page.get_by_role("button", name="I have saved these codes")
-        if saved.count():  # recovery codes, shown once after enrolment (their steps: see the tests)
-            self.snap("recovery codes shown")
-            self.submit("I have saved these codes", 200)
+        self.save_recovery_codes()
         self.at("/profile", f"Hello, {self.username}")
         expect(self.page.get_by_text("+44 ••• ••• •456", exact=True)).to_be_visible()
         self.snap("2fa on")
+
+    def save_recovery_codes(self):
+        """Ten codes shown once: read them, download them, then 'I have saved these codes'."""
+        self.at("/profile/recovery-codes", "recovery codes")
+        codes = self.page.get_by_role("list", name="Recovery codes").get_by_role("listitem").all_inner_texts()
+        assert len(codes) == 10 and all(re.fullmatch(r"[a-z2-9]{4}-[a-z2-9]{4}", code) for code in codes), codes
+        with self.page.expect_download() as download:
+            self.page.get_by_role("link", name="Download as .txt").click()
+        text = Path(download.value.path()).read_text()
+        assert all(code in text for code in codes)
+        self.recovery_codes = codes
+        self.snap("recovery codes shown")
+        self.submit("I have saved these codes", 200)
+
+    def log_in_with_recovery_code(self, code, accepted=True):
+        self.page.get_by_role("link", name="Use a recovery code").click()
+        self.at("/auth/recovery", "recovery code")
+        self.page.get_by_label("Recovery code").fill(code)
+        if accepted:
+            self.submit("Log in", 200)
+            self.at("/profile", f"Hello, {self.username}")
+            expect(self.alert()).to_contain_text("You are logged in with a recovery code")
+            self.snap("logged in with a recovery code")
+        else:
+            self.submit("Log in", 401)
+            expect(self.page.get_by_label("Recovery code")).to_have_accessible_description(
+                re.compile("not valid or was already used"))
+            self.snap("recovery code refused", field_errors=1)
+
+    def confirm_its_me(self, phone=PHONE):
+        """Sudo mode: the password, then a code sent to the number on the account."""
+        self.at("/auth/reauthenticate", "it's you")
+        self.page.get_by_label("Password").fill(PASSWORD)
+        self.submit("Confirm", 200)
+        self.at("/auth/reauthenticate/code", "it's you")
+        self.page.get_by_label("Verification code").fill(self.fake.last_code(phone))
+        self.snap("sudo code entered")
+        self.submit("Verify", 200)
+
+    def change_phone(self, national, new_phone, old_phone=PHONE, masked=None):
+        self.open("/profile")
+        self.page.get_by_role("link", name="Change phone number").click()
+        self.confirm_its_me(old_phone)
+        self.at("/profile/2fa/phone", "Change your phone number")
+        self.page.get_by_label("Country").select_option("GB")
+        self.page.get_by_label("Phone number").fill(national)
+        self.submit("Send code", 200)
+        self.at("/profile/2fa/confirm", "Confirm your new number")
+        self.snap("code sent to the new number")
+        self.page.get_by_label("Verification code").fill(self.fake.last_code(new_phone))
+        self.submit("Verify", 200)
+        self.at("/profile", f"Hello, {self.username}")
+        expect(self.alert()).to_contain_text("Your phone number is changed")
+        if masked:
+            expect(self.page.get_by_text(masked, exact=True)).to_be_visible()
+        self.snap("phone changed")
 
     def log_out(self):
         self.submit("Log out", 200)
@@ -268,8 +322,10 @@ class Person:
         expect(code).to_have_accessible_description("Incorrect code. Please try again.")
         self.snap("wrong code", field_errors=1)
 
-    def enter_code(self, phone=PHONE):
+    def enter_code(self, phone=PHONE, remember_browser=False):
         self.page.get_by_label("Verification code").fill(self.fake.last_code(phone))
+        if remember_browser:
+            self.page.get_by_label("Don't ask for a code on this browser for 30 days").check()
         self.submit("Verify", 200)
         self.at("/profile", f"Hello, {self.username}")
         self.snap("code accepted")

@@ -90,3 +90,49 @@ def test_form_errors_are_tied_to_their_fields(page, person_factory):
     assert error.strip()
     expect(phone).to_have_accessible_description(f"{hint} {error}".strip())
     person.snap("phone number error", field_errors=1)
+
+
+def test_log_in_with_a_recovery_code_once(page, person_factory):
+    person = person_factory(page)
+    person.sign_up()
+    person.enable_2fa()
+    person.log_out()
+    person.log_in()
+    code = person.recovery_codes[0]
+    person.log_in_with_recovery_code(code.upper().replace("-", " "))  # typed loosely, still accepted
+    expect(page.get_by_text("You have 9 recovery codes left.")).to_be_visible()
+    person.log_out()
+    person.log_in()
+    person.log_in_with_recovery_code(code, accepted=False)
+
+
+def test_remember_this_browser_then_forget_it(browser, page, person_factory, live_server):
+    person = person_factory(page)
+    person.sign_up()
+    person.enable_2fa()
+    person.log_out()
+    person.log_in()
+    person.enter_code(remember_browser=True)
+    person.log_out()
+    person.log_in(expect_code=False)  # this browser is remembered: no code
+    expect(page.get_by_role("heading", name="Remembered browsers")).to_be_visible()
+
+    other = person_factory(browser.new_context(base_url=live_server.url).new_page(), subfolder="other browser")
+    other.log_in()  # another browser still gets asked
+
+    person.submit("Forget", 200)
+    expect(person.alert()).to_have_text("That browser will be asked for a code again.")
+    person.snap("browser forgotten")
+    person.log_out()
+    person.log_in()  # asked again
+
+
+def test_change_the_phone(page, person_factory, fake):
+    person = person_factory(page)
+    person.sign_up()
+    person.enable_2fa()
+    person.change_phone("07400 654321", "+447400654321", masked="+44 ••• ••• •321")
+    person.log_out()
+    person.log_in()
+    assert fake.sends[-1]["to"] == "+447400654321"
+    person.enter_code("+447400654321")
