@@ -235,20 +235,25 @@ class Person:
         self.save_recovery_codes()
         self.at("/profile", f"Hello, {self.username}")
         expect(self.page.get_by_text("+44 ••• ••• •456", exact=True)).to_be_visible()
+        expect(self.page.get_by_text("You have 10 recovery codes left.")).to_be_visible()
         self.snap("2fa on")
 
     def save_recovery_codes(self):
         """Ten codes shown once: read them, download them, then 'I have saved these codes'."""
-        self.at("/profile/recovery-codes", "recovery codes")
+        self.at("/profile/recovery-codes", "^Save your recovery codes$")
         codes = self.page.get_by_role("list", name="Recovery codes").get_by_role("listitem").all_inner_texts()
-        assert len(codes) == 10 and all(re.fullmatch(r"[a-z2-9]{4}-[a-z2-9]{4}", code) for code in codes), codes
+        codes = [code.strip() for code in codes]
+        assert len(codes) == 10 and len(set(codes)) == 10, codes
+        assert all(re.fullmatch(r"[a-z2-9]{4}-[a-z2-9]{4}", code) for code in codes), codes
         with self.page.expect_download() as download:
             self.page.get_by_role("link", name="Download as .txt").click()
+        assert download.value.suggested_filename.endswith(".txt")
         text = Path(download.value.path()).read_text()
-        assert all(code in text for code in codes)
+        assert re.findall(r"\b[a-z2-9]{4}-[a-z2-9]{4}\b", text) == codes, text  # the same ten, in order
         self.recovery_codes = codes
         self.snap("recovery codes shown")
         self.submit("I have saved these codes", 200)
+        expect(self.alert()).to_contain_text("Keep your recovery codes somewhere safe")
 
     def log_in_with_recovery_code(self, code, accepted=True):
         self.page.get_by_role("link", name="Use a recovery code").click()
@@ -268,9 +273,12 @@ class Person:
     def confirm_its_me(self, phone=PHONE):
         """Sudo mode: the password, then a code sent to the number on the account."""
         self.at("/auth/reauthenticate", "it's you")
+        expect(self.alert()).to_have_text("Please confirm it's you to continue.")
         self.page.get_by_label("Password").fill(PASSWORD)
+        sends = len(self.fake.sends)
         self.submit("Confirm", 200)
         self.at("/auth/reauthenticate/code", "it's you")
+        assert [s["to"] for s in self.fake.sends[sends:]] == [phone], "the sudo code goes to the number on the account"
         self.page.get_by_label("Verification code").fill(self.fake.last_code(phone))
         self.snap("sudo code entered")
         self.submit("Verify", 200)
@@ -282,8 +290,13 @@ class Person:
         self.at("/profile/2fa/phone", "Change your phone number")
         self.page.get_by_label("Country").select_option("GB")
         self.page.get_by_label("Phone number").fill(national)
+        self.snap("new number entered")
+        sends = len(self.fake.sends)
         self.submit("Send code", 200)
         self.at("/profile/2fa/confirm", "Confirm your new number")
+        assert [s["to"] for s in self.fake.sends[sends:]] == [new_phone]
+        if masked:
+            expect(self.page.get_by_text(f"Enter the code we sent to {masked}.")).to_be_visible()
         self.snap("code sent to the new number")
         self.page.get_by_label("Verification code").fill(self.fake.last_code(new_phone))
         self.submit("Verify", 200)
@@ -303,12 +316,15 @@ class Person:
         self.open("/auth/login")
         self.page.get_by_label("Username").fill(self.username)
         self.page.get_by_label("Password").fill(password)
+        sends = len(self.fake.sends)
         self.submit("Log in", 200)
         if expect_code:
             self.at("/auth/verify", "code")
+            expect(self.page.get_by_label("Verification code")).to_be_visible()
             self.snap("password accepted, code asked")
         else:
             self.at("/profile", f"Hello, {self.username}")
+            assert self.fake.sends[sends:] == [], "no code is sent when none is asked"
             self.snap("logged in")
 
     def enter_wrong_code(self, phone=PHONE):

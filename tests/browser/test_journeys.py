@@ -4,6 +4,8 @@ Every step (a `Person` method in conftest.py) saves a screenshot under test-arti
 checks labels, the single h1, errors tied to fields and sideways scrolling. A new feature's
 journey is a new Person method plus a test here that strings the steps together.
 """
+import time
+
 import pytest
 from playwright.sync_api import expect
 
@@ -96,35 +98,58 @@ def test_log_in_with_a_recovery_code_once(page, person_factory):
     person = person_factory(page)
     person.sign_up()
     person.enable_2fa()
+    person.open("/profile/recovery-codes")  # shown once: after "I have saved these codes" they are gone
+    person.at("/profile", "Hello, alice")
+    expect(page.get_by_role("list", name="Recovery codes")).to_have_count(0)
     person.log_out()
     person.log_in()
     code = person.recovery_codes[0]
     person.log_in_with_recovery_code(code.upper().replace("-", " "))  # typed loosely, still accepted
+    expect(person.alert()).to_have_text("You are logged in with a recovery code. You have 9 left.")
+    expect(page.get_by_text("Logged in (with a recovery code)")).to_be_visible()
     expect(page.get_by_text("You have 9 recovery codes left.")).to_be_visible()
     person.log_out()
     person.log_in()
     person.log_in_with_recovery_code(code, accepted=False)
+    # The refused code used up nothing: the text-message code still logs in, 9 codes are left.
+    page.get_by_role("link", name="Use a code sent to your phone instead").click()
+    person.at("/auth/verify", "code")
+    person.enter_code()
+    expect(page.get_by_text("You have 9 recovery codes left.")).to_be_visible()
 
 
-def test_remember_this_browser_then_forget_it(browser, page, person_factory, live_server):
+def test_remember_this_browser_then_forget_it(page, new_context, person_factory):
     person = person_factory(page)
     person.sign_up()
     person.enable_2fa()
     person.log_out()
     person.log_in()
     person.enter_code(remember_browser=True)
+    cookie = next(c for c in page.context.cookies() if c["name"] == "trusted_device")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax", cookie
+    assert 29 * 86400 < cookie["expires"] - time.time() <= 30 * 86400, cookie
     person.log_out()
-    person.log_in(expect_code=False)  # this browser is remembered: no code
-    expect(page.get_by_role("heading", name="Remembered browsers")).to_be_visible()
+    person.log_in(expect_code=False)  # this browser is remembered: no code asked, none sent
+    remembered = page.get_by_role("region", name="Remembered browsers")
+    expect(remembered.get_by_role("listitem")).to_have_count(1)
+    expect(remembered.get_by_role("listitem")).to_contain_text("Chrome on Linux")
+    expect(remembered.get_by_role("button", name="Forget", exact=True)).to_be_visible()
 
-    other = person_factory(browser.new_context(base_url=live_server.url).new_page(), subfolder="other browser")
-    other.log_in()  # another browser still gets asked
+    other = person_factory(new_context().new_page(), subfolder="other browser")
+    other.log_in()  # another browser is still asked for the code
+    other.enter_code()
+    assert not [c for c in other.page.context.cookies() if c["name"] == "trusted_device"]
 
+    person.open("/profile")
+    expect(remembered.get_by_role("listitem")).to_have_count(1)  # the other browser was not remembered
     person.submit("Forget", 200)
     expect(person.alert()).to_have_text("That browser will be asked for a code again.")
+    expect(page.get_by_role("region", name="Remembered browsers")).to_have_count(0)
     person.snap("browser forgotten")
     person.log_out()
+    assert [c for c in page.context.cookies() if c["name"] == "trusted_device"]  # the cookie stays, unheeded
     person.log_in()  # asked again
+    person.enter_code()
 
 
 def test_change_the_phone(page, person_factory, fake):
