@@ -23,8 +23,13 @@ def env_int(name, default):
     return int(env(name, default))
 
 
-def env_list(name):
-    return [item.strip().upper() for item in os.environ.get(name, "").split(",") if item.strip()]
+def env_list(name, upper=True):
+    items = [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+    return [item.upper() for item in items] if upper else items
+
+
+def env_flag(name, default="false"):
+    return env(name, default).lower() not in ("0", "false", "no")
 
 
 def default_verify_provider():
@@ -52,7 +57,15 @@ class Config:
     DEFAULT_COUNTRY = env("DEFAULT_COUNTRY", "US").upper()
     SMS_ALLOWED_COUNTRIES = env_list("SMS_ALLOWED_COUNTRIES")
     SMS_DAILY_LIMIT = env_int("SMS_DAILY_LIMIT", 1000)
+    # The share of the daily cap that only codes to already-verified numbers (logins) may use.
+    SMS_DAILY_RESERVED_PERCENT = env_int("SMS_DAILY_RESERVED_PERCENT", 50)
     TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
+    FORWARDED_ALLOW_IPS = env("FORWARDED_ALLOW_IPS")
+    # Host names the app answers to (Flask refuses others with a 400); required in production.
+    TRUSTED_HOSTS = env_list("TRUSTED_HOSTS", upper=False) or None
+    ALLOW_TWILIO_BASE_URL = env_flag("ALLOW_TWILIO_BASE_URL")
+    # Bodies are small forms: anything bigger is refused (413) before it is read.
+    MAX_CONTENT_LENGTH = 64 * 1024
 
     # A code, a pending enrolment and a pending login all live as long as a Verify code.
     CODE_TTL = timedelta(minutes=10)
@@ -61,29 +74,42 @@ class Config:
     CODE_LOCK_MINUTES = env_int("CODE_LOCK_MINUTES", 15)
     SUDO_MINUTES = env_int("SUDO_MINUTES", 10)
     TRUSTED_DEVICE_DAYS = env_int("TRUSTED_DEVICE_DAYS", 30)
+    TRUSTED_DEVICE_COOKIE = "trusted_device"
 
     # Rate limits, in Flask-Limiter's notation.
     # Always explicit: Flask-Limiter's object is shared by every app in a process, and an app
     # whose config leaves RATELIMIT_ENABLED unset would inherit the previous app's value.
-    RATELIMIT_ENABLED = env("RATELIMIT_ENABLED", "true").lower() not in ("0", "false", "no")
+    RATELIMIT_ENABLED = env_flag("RATELIMIT_ENABLED", "true")
     RATELIMIT_STORAGE_URI = env("RATELIMIT_STORAGE_URI", "memory://")
+    # memory:// counts per process: refused in production unless this says one process serves.
+    RATELIMIT_ALLOW_MEMORY = env_flag("RATELIMIT_ALLOW_MEMORY")
     # Retry-After is set by our 429 page only; Flask-Limiter would add it to every answer.
     RATELIMIT_HEADERS_ENABLED = False
     RATELIMIT_KEY_PREFIX = "sms2fa"
     LOGIN_LIMIT_PER_IP = env("LOGIN_LIMIT_PER_IP", "20/minute;100/hour")
+    # One username from one address; and one username from anywhere, which only ever asks for a
+    # short wait, so strangers guessing from elsewhere can't lock the owner out for an hour.
     LOGIN_LIMIT_PER_USERNAME = env("LOGIN_LIMIT_PER_USERNAME", "10/minute;50/hour")
+    LOGIN_LIMIT_PER_ACCOUNT = env("LOGIN_LIMIT_PER_ACCOUNT", "30/minute")
+    REAUTH_LIMIT_PER_USER = env("REAUTH_LIMIT_PER_USER", "10/minute;50/hour")
+    SIGNUP_LIMIT_PER_IP = env("SIGNUP_LIMIT_PER_IP", "10/hour")
+    SIGNUP_LIMIT_GLOBAL = env("SIGNUP_LIMIT_GLOBAL", "100/minute")
     CODE_CHECK_LIMIT_PER_IP = env("CODE_CHECK_LIMIT_PER_IP", "30/minute")
     SEND_COOLDOWN_SECONDS = env_int("SEND_COOLDOWN_SECONDS", 30)
+    # Codes to a number already verified on the asking account (logins, re-authentication) ...
     SEND_LIMIT_PER_NUMBER = env("SEND_LIMIT_PER_NUMBER", "5/10 minutes;10/day")
+    # ... and to any other number (enrolment, a phone change), counted across all accounts. Below
+    # Verify's own 5 sends per number, so enrolment attempts by others leave the owner codes.
+    SEND_LIMIT_PER_NEW_NUMBER = env("SEND_LIMIT_PER_NEW_NUMBER", "3/10 minutes;6/day")
     SEND_LIMIT_PER_ACCOUNT = env("SEND_LIMIT_PER_ACCOUNT", "5/10 minutes;10/day")
     SEND_LIMIT_PER_IP = env("SEND_LIMIT_PER_IP", "10/10 minutes;30/day")
 
-    # Sessions live on the server: a copied cookie is worthless after logout.
-    SESSION_REDIS_URL = env("SESSION_REDIS_URL")
+    # Sessions of people logged in live on the server: a copied cookie is worthless after logout.
     # A session cookie lasts as long as the browser, unless "Remember me" was ticked at login.
-    SESSION_PERMANENT = False
-    SESSION_REFRESH_EACH_REQUEST = True
+    SESSION_REDIS_URL = env("SESSION_REDIS_URL")
+    # Expired database sessions are deleted at about one new session in this many.
     SESSION_CLEANUP_N_REQUESTS = env_int("SESSION_CLEANUP_N_REQUESTS", 1000)
+    SECURITY_EVENT_RETENTION_DAYS = env_int("SECURITY_EVENT_RETENTION_DAYS", 365)
     PERMANENT_SESSION_LIFETIME = timedelta(minutes=env_int("SESSION_IDLE_MINUTES", 30))
     SESSION_ABSOLUTE_LIFETIME = timedelta(hours=env_int("SESSION_ABSOLUTE_HOURS", 12))
     SESSION_COOKIE_HTTPONLY = True
@@ -123,7 +149,8 @@ class ProductionConfig(Config):
     ENV_NAME = "production"
     SESSION_COOKIE_SECURE = True
     SESSION_COOKIE_NAME = "__Host-session"
-    FORCE_HTTPS = env("FORCE_HTTPS", "true").lower() not in ("0", "false", "no")
+    TRUSTED_DEVICE_COOKIE = "__Host-trusted_device"
+    FORCE_HTTPS = env_flag("FORCE_HTTPS", "true")
     PREFERRED_URL_SCHEME = "https"
 
 

@@ -7,7 +7,7 @@ Everything comes from the environment (and `.env`, read by config.py exactly as 
     PORT              when GUNICORN_BIND is unset: listen on 0.0.0.0:$PORT (the platform convention)
     TWILIO_TIMEOUT    seconds per call to Twilio; the worker timeout stays well above it
     TRUSTED_PROXIES   proxies in front of the app; only then are forwarded headers believed
-    FORWARDED_ALLOW_IPS  with TRUSTED_PROXIES: the proxies' addresses (default: any peer)
+    FORWARDED_ALLOW_IPS  with TRUSTED_PROXIES: the proxies' addresses (required then)
 """
 import os
 
@@ -38,7 +38,10 @@ access_log_format = '%(h)s %(l)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "
 # Forwarded headers (X-Forwarded-Proto, ...) are believed only behind a declared proxy; the app
 # applies TRUSTED_PROXIES hops of X-Forwarded-* itself (werkzeug ProxyFix).
 if env_int("TRUSTED_PROXIES", 0) > 0:
-    forwarded_allow_ips = env("FORWARDED_ALLOW_IPS", "*")
+    forwarded_allow_ips = env("FORWARDED_ALLOW_IPS")
+    if not forwarded_allow_ips:
+        # "*" would believe X-Forwarded-* from any peer that reaches the port directly.
+        raise SystemExit("FORWARDED_ALLOW_IPS must name the proxies' addresses when TRUSTED_PROXIES is set.")
 else:
     forwarded_allow_ips = ""
 

@@ -59,9 +59,12 @@ def register_extensions(app):
     app.session_interface = session_interface(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = "Please log in to see this page."
-    login_manager.login_message_category = "info"
-    login_manager.session_protection = "strong"
+    # The login page says "Please log in to see this page" itself (app.notices): a flash would
+    # need a session, and an anonymous visitor has none on the server.
+    login_manager.login_message = None
+    # Flask-Login's protection binds a session to the address too; ours (register_session_rules)
+    # binds it to the browser only.
+    login_manager.session_protection = None
     Talisman(
         app,
         force_https=app.config["FORCE_HTTPS"],
@@ -101,7 +104,10 @@ def register_errorhandlers(app):
         limit = getattr(error, "limit", None) and limiter.current_limit
         if retry_after is None and limit is not None:
             retry_after = str(max(1, math.ceil(limit.reset_at - time.time())))
-        response = app.make_response((render_template("errors/429.html", retry_after=retry_after), 429))
+        # A limit with a sentence of its own (e.g. too many logins for one account) says it.
+        message = getattr(getattr(error, "limit", None), "error_message", None)
+        body = render_template("errors/429.html", retry_after=retry_after, message=message)
+        response = app.make_response((body, 429))
         if retry_after:
             response.headers["Retry-After"] = retry_after
         return response
@@ -123,26 +129,30 @@ def register_errorhandlers(app):
 
 
 def register_session_rules(app):
+    from app import events
     from app.auth.session import end_session
-    from app.security import AUTH_AT, FINGERPRINT, REMEMBERED, client_fingerprint
+    from app.notices import to_login
+    from app.security import AUTH_AT, FINGERPRINT, NETWORK, REMEMBERED, client_fingerprint, client_network
 
     @app.before_request
     def end_expired_or_moved_sessions():
-        """Sessions end 12 hours after login (30 days with remember-me), or when the address or
-        browser they were started from changes (Flask-Login's "strong" protection does not
-        cover remembered, permanent sessions)."""
+        """Sessions end 12 hours after login (30 days with remember-me), or when the browser they
+        were started in changes. A new network (Wi-Fi to mobile data) is only recorded."""
         if not current_user.is_authenticated:
             return None
         lifetime = app.config["REMEMBER_LIFETIME" if session.get(REMEMBERED) else "SESSION_ABSOLUTE_LIFETIME"]
         if session.get(FINGERPRINT) != client_fingerprint():
-            message = "Your session ended because your network or browser changed. Please log in again."
-        elif within(session.get(AUTH_AT), lifetime):
-            return None
+            notice = "browser-changed"
+        elif not within(session.get(AUTH_AT), lifetime):
+            notice = "session-ended"
         else:
-            message = "Your session has ended. Please log in again."
+            network = client_network()
+            if session.get(NETWORK) != network:
+                session[NETWORK] = network
+                events.record(events.NEW_NETWORK, current_user)
+            return None
         end_session()
-        flash(message, "info")
-        return redirect(url_for("auth.login"))
+        return to_login(notice)
 
 
 def within(started, lifetime):
@@ -157,8 +167,15 @@ def register_commands(app):
 
 @login_manager.user_loader
 def load_user(session_token):
+    """The user whose current token the session holds; the database session store has usually
+    loaded that row already, with the session, in the same statement."""
+    import secrets
+
     import sqlalchemy as sa
 
     from app.models import User
 
+    user = getattr(session, "user", None)
+    if user is not None and secrets.compare_digest(user.session_token, session_token):
+        return user
     return db.session.scalar(sa.select(User).where(User.session_token == session_token))

@@ -4,6 +4,7 @@ import sqlalchemy as sa
 from flask.cli import AppGroup
 
 from app import events
+from app import accounts
 from app.extensions import db
 from app.models import User
 
@@ -56,9 +57,7 @@ def reset_two_factor(username):
     if not user.two_factor_enabled:
         click.echo(f"{user.username} has no 2FA to reset.")
         return
-    user.disable_two_factor()
-    events.record(events.TWO_FACTOR_RESET, user, commit=False)
-    db.session.commit()
+    accounts.reset_two_factor(user)
     click.echo(f"2FA is off for {user.username}; their sessions are ended.")
 
 
@@ -68,7 +67,5 @@ def reset_two_factor(username):
 def delete_user(username):
     """Delete USERNAME with their number, codes, devices and events."""
     user = existing_user(username)
-    events.record(events.ACCOUNT_DELETED, user, detail="by an operator", store=False)
-    db.session.delete(user)
-    db.session.commit()
+    accounts.delete_account(user, detail="by an operator")
     click.echo(f"Deleted {username}.")

@@ -1,67 +1,119 @@
-"""Sending and checking codes for a person: throttles, the lock across resends, events.
+"""Sending and checking codes for a person: the send budget, the lock across resends, events.
 
 Views call these; they call the verification seam. Phone numbers always come from server
 state (the user row or the session), never from the form that carries the code.
+
+Every limit on sending is taken in one step before Twilio is called, and kept when Twilio refused
+(a refused send costs an attacker as much as an accepted one); only an outage gives it back. Codes to
+a number the asking account has verified (logins, re-authentication) and codes to any other number
+(enrolment, a phone change) are counted apart, so strangers who try to enrol your number cannot use
+up your login codes; and the app-wide daily cap keeps a share for the former.
 """
+import hashlib
+import hmac
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from flask import current_app
-from limits import parse_many
 
 from app import events
 from app.extensions import db
 from app.models import utcnow
-from app.security import client_ip, mask_phone
-from app.throttle import Throttled, consume, hit, seconds_until_allowed, strategy, wait_for
+from app.security import client_network, mask_phone
+from app.throttle import Throttled, clear, take, wait_for
 from app.verification import CheckResult, VerificationError, verifier
 
 log = logging.getLogger(__name__)
 
 DAILY_CAP_MESSAGE = "We can't send codes right now. Please try again later."
+VERIFIED, NEW = "verified", "new"  # the two send budgets of a number
+
+
+def too_many_codes(wait):
+    return f"Too many codes were requested. Try again in {wait}."
+
+
+def phone_key(phone):
+    """What limits count a number by: an HMAC, so the limit storage never holds the number."""
+    secret = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(secret, f"phone:{phone}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def purpose_of(phone, user):
+    return VERIFIED if user is not None and user.phone == phone else NEW
 
 
 def _cooldown_spec():
     return f"1/{current_app.config['SEND_COOLDOWN_SECONDS']} second"
 
 
-def _send_limits(phone, user):
+def _cooldown_key(phone, purpose):
+    return ("send-cooldown", purpose, phone_key(phone))
+
+
+def _send_limits(phone, user, purpose):
     config = current_app.config
-    checks = [
-        (_cooldown_spec(), ("send-cooldown", phone)),
-        (config["SEND_LIMIT_PER_NUMBER"], ("send-number", phone)),
-        (config["SEND_LIMIT_PER_IP"], ("send-ip", client_ip())),
+    per_number = config["SEND_LIMIT_PER_NUMBER" if purpose == VERIFIED else "SEND_LIMIT_PER_NEW_NUMBER"]
+    return [
+        (_cooldown_spec(), _cooldown_key(phone, purpose)),
+        (per_number, ("send-number", purpose, phone_key(phone))),
+        (config["SEND_LIMIT_PER_ACCOUNT"], ("send-account", str(user.id))),
+        (config["SEND_LIMIT_PER_IP"], ("send-ip", client_network())),
     ]
-    if user is not None:
-        checks.append((config["SEND_LIMIT_PER_ACCOUNT"], ("send-account", str(user.id))))
-    return checks
+
+
+def _daily_limits(purpose):
+    """The app-wide cap for today (UTC), and the smaller share new numbers may use of it."""
+    config = current_app.config
+    day = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    limits = [(f"{config['SMS_DAILY_LIMIT']}/day", ("sms-day", day))]
+    if purpose == NEW:
+        share = config["SMS_DAILY_LIMIT"] * (100 - config["SMS_DAILY_RESERVED_PERCENT"]) // 100
+        limits.append((f"{max(share, 0)}/day", ("sms-day-new", day)))
+    return limits
+
+
+OUTAGE_REASONS = {"unavailable", "service_busy"}
+
+
+def is_outage(error):
+    """Twilio down, slow or busy: not the person's doing, so their sends are given back."""
+    return error.status >= 500 or error.reason in OUTAGE_REASONS
 
 
 def clear_cooldown(phone):
     """A confirmed number may get its next code at once (enrol, then log in straight away)."""
-    for item in parse_many(_cooldown_spec()):
-        strategy().clear(item, "send-cooldown", phone)
+    for purpose in (VERIFIED, NEW):
+        clear(_cooldown_spec(), *_cooldown_key(phone, purpose))
 
 
-def resend_wait(phone):
-    """Seconds before another code may go to `phone` (the cooldown the page shows)."""
-    return int(seconds_until_allowed(_cooldown_spec(), "send-cooldown", phone) + 0.999)
+def resend_wait(phone, user=None):
+    """Seconds before another code may go to `phone` for `user` (the cooldown the page shows)."""
+    key = _cooldown_key(phone, purpose_of(phone, user))
+    return int(wait_for(_cooldown_spec(), *key) + 0.999)
 
 
-def send_code(phone, user=None, channel="sms"):
+def send_code(phone, user, channel="sms"):
     """Sends a code unless a limit says no; raises Throttled or VerificationError."""
-    checks = _send_limits(phone, user)
-    wait = wait_for(checks)
-    if wait > 0:
-        raise Throttled(f"Too many codes were requested. Try again in {int(wait + 0.999)} seconds.", wait)
+    purpose = purpose_of(phone, user)
+    budget = take(_send_limits(phone, user, purpose), too_many_codes)
     try:
-        consume([(f"{current_app.config['SMS_DAILY_LIMIT']}/day", ("sms-daily",))], DAILY_CAP_MESSAGE)
+        today = take(_daily_limits(purpose), lambda wait: DAILY_CAP_MESSAGE)
     except Throttled:
-        log.warning("SMS_DAILY_LIMIT reached: no more codes are sent today")
+        budget.refund()
+        log.warning("SMS_DAILY_LIMIT reached for %s numbers: no more such codes are sent today", purpose)
         raise VerificationError("daily_limit", DAILY_CAP_MESSAGE, status=503) from None
-    sent = verifier().send(phone, channel)
-    # Counted only once a code is out, so an outage does not lock people out of retrying.
-    hit(checks)
+    try:
+        sent = verifier().send(phone, channel)
+    except VerificationError as error:
+        today.refund()  # the daily cap counts codes Twilio accepted
+        if is_outage(error):
+            budget.refund()
+        raise
+    except Exception:
+        today.refund()
+        budget.refund()
+        raise
     detail = f"by {'voice call' if sent.channel == 'call' else 'text'} to {mask_phone(phone)}"
     events.record(events.CODE_SENT, user, detail=detail)
     return sent

@@ -11,7 +11,10 @@ from app.extensions import db
 from app.models import TrustedDevice, utcnow
 from app.security import client_ip, short_user_agent
 
-COOKIE = "trusted_device"
+
+def cookie_name():
+    """`__Host-trusted_device` in production: only this exact https origin may set or read it."""
+    return current_app.config["TRUSTED_DEVICE_COOKIE"]
 
 
 def _serializer():
@@ -34,10 +37,11 @@ def remember(user, response):
     ))
     db.session.commit()
     response.set_cookie(
-        COOKIE,
+        cookie_name(),
         _serializer().dumps({"user": user.id, "token": token}),
         max_age=int(_lifetime().total_seconds()),
         secure=current_app.config.get("SESSION_COOKIE_SECURE", False),
+        path="/",
         httponly=True,
         samesite="Lax",
     )
@@ -45,7 +49,7 @@ def remember(user, response):
 
 def recognised(user):
     """The user's trusted device row for this browser's cookie, or None."""
-    raw = request.cookies.get(COOKIE)
+    raw = request.cookies.get(cookie_name())
     if not raw:
         return None
     try:

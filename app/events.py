@@ -1,12 +1,13 @@
 """Security events: a row the person can see on the profile, and a structured log line."""
 import json
 import logging
+from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import has_request_context
 
 from app.extensions import db
-from app.models import SecurityEvent
+from app.models import SecurityEvent, utcnow
 from app.security import client_ip, short_user_agent
 
 log = logging.getLogger("app.security_events")
@@ -32,6 +33,7 @@ DEVICE_TRUSTED = "device_trusted"
 DEVICE_FORGOTTEN = "device_forgotten"
 TWO_FACTOR_RESET = "2fa_reset_by_admin"
 ACCOUNT_DELETED = "account_deleted"
+NEW_NETWORK = "new_network"
 
 DESCRIPTIONS = {
     SIGNED_UP: "Account created",
@@ -54,6 +56,7 @@ DESCRIPTIONS = {
     DEVICE_TRUSTED: "Browser remembered for 30 days",
     DEVICE_FORGOTTEN: "Remembered browser forgotten",
     TWO_FACTOR_RESET: "Two-factor authentication reset by an administrator",
+    NEW_NETWORK: "Signed in from a new network",
 }
 
 
@@ -89,3 +92,9 @@ def recent(user, limit=20):
         .limit(limit)
     )
     return db.session.scalars(query).all()
+
+
+def prune(retention_days):
+    """Deletes events older than the retention (SECURITY_EVENT_RETENTION_DAYS)."""
+    cutoff = utcnow() - timedelta(days=retention_days)
+    db.session.execute(sa.delete(SecurityEvent).where(SecurityEvent.created_at < cutoff))

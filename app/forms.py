@@ -1,7 +1,30 @@
-"""Fields shared by both blueprints."""
+"""The base form and the fields shared by both blueprints."""
+import re
+
 from flask import current_app
-from wtforms import PasswordField, StringField, ValidationError
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, PasswordField, StringField, ValidationError
 from wtforms.validators import EqualTo, InputRequired, Length
+
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+CONTROL_CHARACTERS_MESSAGE = "Use only printable characters (no tabs, line breaks or control characters)."
+
+
+class AppForm(FlaskForm):
+    """Every form of the app. Text a person typed with a control character in it (a NUL among
+    them) is a form error, found before any validator or database query sees the text. Hidden
+    fields are left to their own checks (`next` is dropped when unsafe, the CSRF token refused)."""
+
+    def validate(self, extra_validators=None):
+        unprintable = [
+            field for field in self
+            if isinstance(field, StringField) and not isinstance(field, HiddenField)
+            and isinstance(field.data, str) and CONTROL_CHARACTERS.search(field.data)
+        ]
+        for field in unprintable:
+            field.errors = [CONTROL_CHARACTERS_MESSAGE]
+        return not unprintable and super().validate(extra_validators)
+
 
 
 def new_password_field(label="Password"):

@@ -143,17 +143,28 @@ class User(UserMixin, db.Model):
         self.code_locked_until = None
 
     def record_code_failure(self, now, window, threshold, lock_for):
-        """Counts a wrong code; returns True when this failure locks the code step."""
-        if self.code_failures_since is None or now - self.code_failures_since > window:
-            self.code_failures = 0
-            self.code_failures_since = now
-        self.code_failures += 1
-        if self.code_failures >= threshold:
-            self.code_locked_until = now + lock_for
-            self.code_failures = 0
-            self.code_failures_since = None
-            return True
-        return False
+        """Counts a wrong code in one atomic UPDATE (requests race); returns True when this very
+        failure locked the code step."""
+        users = type(self)
+        stale = sa.or_(users.code_failures_since.is_(None), users.code_failures_since < now - window)
+        count = sa.case((stale, 1), else_=users.code_failures + 1)
+        locks = count >= threshold
+        at = sa.literal(now, UTCDateTime())
+        until = now + lock_for
+        row = db.session.execute(
+            sa.update(users)
+            .where(users.id == self.id)
+            .values(
+                code_failures=sa.case((locks, 0), else_=count),
+                code_failures_since=sa.case((locks, sa.null()), (stale, at), else_=users.code_failures_since),
+                code_locked_until=sa.case((locks, sa.literal(until, UTCDateTime())), else_=users.code_locked_until),
+            )
+            .returning(users.code_failures, users.code_failures_since, users.code_locked_until)
+            .execution_options(synchronize_session=False)
+        ).one()
+        for name in ("code_failures", "code_failures_since", "code_locked_until"):
+            so.attributes.set_committed_value(self, name, getattr(row, name))
+        return row.code_failures == 0  # the count restarts only when this failure locked the step
 
 
 class SecurityEvent(db.Model):
@@ -223,10 +234,15 @@ def configure_sqlite(dbapi_connection, _record):
 
 
 class ServerSession(db.Model):
-    """A server-side session: the cookie holds only this row's random id."""
+    """A server-side session of someone logged in or half-way through a login.
+
+    `id` is the SHA-256 of the random id in the cookie, so a copy of this table lets no one in.
+    `user_id` lets every session of an account be ended at once (deletion, a factor change).
+    """
 
     __tablename__ = "sessions"
 
-    id: so.Mapped[str] = so.mapped_column(sa.String(255), primary_key=True)
+    id: so.Mapped[str] = so.mapped_column(sa.String(64), primary_key=True)
+    user_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
     data: so.Mapped[bytes] = so.mapped_column(sa.LargeBinary)
     expires_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), index=True)

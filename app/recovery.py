@@ -5,9 +5,10 @@ scrypt and one indexed lookup; a leaked table still costs an attacker a scrypt p
 """
 import hashlib
 import secrets
+import time
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, session
 
 from app.extensions import db
 from app.models import RecoveryCode, utcnow
@@ -67,3 +68,31 @@ def use(user, code):
     )
     db.session.commit()
     return result.rowcount == 1
+
+
+# New codes are shown, and downloadable, only in the session that created them and only within the
+# re-authentication window; after that, seeing codes again means creating new ones (and confirming
+# it's you). The session is server-side, and both pages send Cache-Control: no-store.
+SHOWN_CODES = "new_recovery_codes"
+SHOWN_AT = "new_recovery_codes_at"
+
+
+def show_once(codes):
+    session[SHOWN_CODES] = codes
+    session[SHOWN_AT] = time.time()
+
+
+def shown_codes():
+    """The codes just created, or None once saved, or once the window has passed."""
+    codes, at = session.get(SHOWN_CODES), session.get(SHOWN_AT)
+    window = current_app.config["SUDO_MINUTES"] * 60
+    if codes and isinstance(at, (int, float)) and 0 <= time.time() - at <= window:
+        return codes
+    if codes:
+        forget_shown_codes()
+    return None
+
+
+def forget_shown_codes():
+    session.pop(SHOWN_CODES, None)
+    session.pop(SHOWN_AT, None)

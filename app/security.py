@@ -1,5 +1,6 @@
 """Small shared helpers: safe redirects, masking phone numbers, sessions and sudo mode."""
 import hashlib
+import ipaddress
 import time
 from functools import wraps
 from urllib.parse import unquote, urlsplit
@@ -13,7 +14,8 @@ REAUTH_KEY = "reauthenticated_at"
 AUTH_AT = "authenticated_at"  # when the login completed, for the absolute timeout
 PASSWORD_AT = "password_entered_at"  # when a password was last typed to log in
 REMEMBERED = "remembered"  # "Remember me" was ticked: the session lasts REMEMBER_LIFETIME
-FINGERPRINT = "client_fingerprint"  # the address and browser the session is bound to
+FINGERPRINT = "client_fingerprint"  # the browser the session is bound to
+NETWORK = "client_network"  # the network it was last used from (a change is an event, not an end)
 
 
 def is_safe_next(target):
@@ -57,15 +59,22 @@ def mask_phone(phone):
 
 
 def client_fingerprint():
-    """What a session is bound to: the address and browser it was started from."""
-    seen = f"{request.remote_addr}|{request.headers.get('User-Agent', '')}"
-    return hashlib.sha256(seen.encode()).hexdigest()
+    """What a session is bound to: the browser (its User-Agent). Not the address: phones move
+    between Wi-Fi and mobile data all day, and "remember me" should survive the commute."""
+    return hashlib.sha256(request.headers.get("User-Agent", "").encode()).hexdigest()
 
 
-def start_fresh_session():
-    """New session id and no old data: a value planted before login does not survive it."""
-    current_app.session_interface.regenerate(session)
-    session.clear()
+def client_network(address=None):
+    """The client's address, with IPv6 grouped by /64: one IPv6 host may hold a whole /64 and
+    take a new address for every request, so per-address limits must count the prefix."""
+    address = client_ip() if address is None else address
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 4:
+        return str(ip)
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False))
 
 
 def mark_reauthenticated():

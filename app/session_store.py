@@ -1,91 +1,208 @@
-"""Server-side sessions (Flask-Session): in the app's database by default, in Redis when set.
+"""Sessions: on the server once someone is logged in or half-way through a login, a signed cookie
+for everyone else.
 
-Flask-Session's own SQLAlchemy backend declares its model anew for every app and creates its
-table outside the migrations; this backend stores sessions in a table the migrations own.
+A visitor who only reads pages leaves nothing on the server: the one thing an anonymous form needs,
+its CSRF token, travels in a signed cookie. `start()` moves a session to the server under a new
+random id; the cookie then holds only that id and the store only its SHA-256, so a copy of the store
+lets no one in. A stored session is only ever updated where it still exists, so a request that was
+in flight when its session ended (logout, a factor change) cannot bring it back; only a session
+started in this very request is inserted. Both stores index sessions by user, so every session of
+an account can be ended at once.
 """
-import time
+import hashlib
+import logging
+import random
+import re
+import secrets
 from datetime import datetime, timedelta, timezone
 
-import sqlalchemy as sa
-from flask_session.base import ServerSideSession, ServerSideSessionInterface
+from flask.sessions import SessionInterface, SessionMixin, session_json_serializer
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from werkzeug.datastructures import CallbackDict
 
-from app.extensions import db
-from app.models import ServerSession
+from app import events
 from app.security import AUTH_AT, REMEMBERED
+from app.session_backends import DatabaseBackend, RedisBackend
+
+log = logging.getLogger(__name__)
+
+# What an anonymous session may hold: the CSRF token of the forms it was shown.
+ANONYMOUS_KEYS = frozenset({"csrf_token"})
+# A server-side session lives while it holds one of these: a logged-in user or a pending login.
+ANCHOR_KEYS = ("_user_id", "pending_login_user_id")
+SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32)
+# An unchanged session's expiry is pushed forward at most this often: reading a page then costs
+# no write, and the idle timeout is exact to within this much.
+TOUCH_AFTER = timedelta(seconds=60)
+
+
+def store_key(session_id):
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def now():
+    return datetime.now(timezone.utc)
+
+
+class Session(CallbackDict, SessionMixin):
+    """Flask's session, plus where it lives: `session_id` is None while it is anonymous."""
+
+    def __init__(self, data=None, session_id=None, stored=False, expires_at=None, user_id=None, cookie=None):
+        def on_update(session):
+            session.modified = True
+
+        super().__init__(data, on_update)
+        self.session_id = session_id
+        self.stored = stored  # loaded from the store: only ever updated, never inserted again
+        self.expires_at = expires_at
+        self.user_id = user_id
+        self.cookie = cookie  # the cookie value the request came with
+        self.user = None  # the user row loaded with the session, when the store could join it
+        self.modified = False
+
+    @property
+    def on_server(self):
+        return self.session_id is not None
+
+    def anchored(self):
+        return any(key in self for key in ANCHOR_KEYS)
+
+
+class ServerSideSessions(SessionInterface):
+    """The app's session interface; `start`, `end` and `end_for_user` are its API for logins."""
+
+    def __init__(self, app, backend):
+        self.backend = backend
+        self.prune_one_in = max(1, app.config["SESSION_CLEANUP_N_REQUESTS"])
+        self.signer = URLSafeTimedSerializer(
+            app.secret_key,
+            salt="anonymous-session",
+            serializer=session_json_serializer,
+            signer_kwargs={"key_derivation": "hmac", "digest_method": hashlib.sha256},
+        )
+
+    # -- the login API ------------------------------------------------------------------------
+    def start(self, session, user_id):
+        """A new server-side session for `user_id` under a new id; the old one (if any) ends."""
+        if session.on_server:
+            self.backend.delete(store_key(session.session_id), session.user_id)
+        session.clear()
+        session.session_id = secrets.token_urlsafe(32)
+        session.stored = False
+        session.user_id = user_id
+        session.modified = True
+
+    def end(self, session, keep=ANONYMOUS_KEYS):
+        """Deletes the server-side session now; the session object becomes anonymous."""
+        kept = {key: session[key] for key in keep if key in session}
+        if session.on_server:
+            self.backend.delete(store_key(session.session_id), session.user_id)
+        session.clear()
+        session.update(kept)
+        session.session_id = session.user_id = session.user = None
+        session.stored = False
+
+    def end_for_user(self, user_id, except_session=None):
+        """Ends every session of `user_id` (but `except_session`); returns how many ended."""
+        keep = store_key(except_session.session_id) if except_session is not None and except_session.on_server else None
+        return self.backend.delete_for_user(user_id, keep)
+
+    # -- Flask's interface --------------------------------------------------------------------
+    def open_session(self, app, request):
+        raw = request.cookies.get(self.get_cookie_name(app))
+        if not raw:
+            return Session()
+        if SESSION_ID.match(raw):
+            try:
+                found = self.backend.load(store_key(raw), now())
+            except Exception:
+                log.exception("The session store could not be read; serving the request as anonymous")
+                found = None
+            if found is None:
+                return Session(cookie=raw)
+            session = Session(found.data, session_id=raw, stored=True, expires_at=found.expires_at,
+                              user_id=found.user_id, cookie=raw)
+            session.user = found.user
+            return session
+        try:
+            data = self.signer.loads(raw, max_age=int(app.config["SESSION_ABSOLUTE_LIFETIME"].total_seconds()))
+        except (BadSignature, ValueError, TypeError):
+            return Session(cookie=raw)
+        if not isinstance(data, dict):
+            return Session(cookie=raw)
+        return Session({key: value for key, value in data.items() if key in ANONYMOUS_KEYS}, cookie=raw)
+
+    def save_session(self, app, session, response):
+        if session.on_server and not session.anchored():
+            self.end(session)  # nobody is logged in and no login is pending: nothing to keep
+        if session.on_server:
+            self._save_on_server(app, session, response)
+        else:
+            self._save_anonymous(app, session, response)
+
+    def _save_on_server(self, app, session, response):
+        key = store_key(session.session_id)
+        expires_at = now() + lifetime_of(app, session)
+        if not session.stored:
+            self.backend.insert(key, dict(session), expires_at, session.user_id)
+            if random.randrange(self.prune_one_in) == 0:
+                self.backend.prune(now())
+                events.prune(app.config["SECURITY_EVENT_RETENTION_DAYS"])
+            self.backend.commit()
+            self._set_cookie(app, response, session.session_id, expires_at if session.permanent else None)
+        elif session.modified:
+            # Updated only where it still exists: a session ended meanwhile stays ended.
+            self.backend.update(key, dict(session), expires_at, session.user_id)
+            self.backend.commit()
+        elif session.expires_at is None or expires_at - session.expires_at >= TOUCH_AFTER:
+            self.backend.touch(key, expires_at)
+            self.backend.commit()
+
+    def _save_anonymous(self, app, session, response):
+        unexpected = set(session) - ANONYMOUS_KEYS
+        if unexpected:
+            # A notice for someone not logged in travels in the login page's address (app.notices);
+            # anything else here is a bug, and is not written into a cookie.
+            log.error("Keys dropped from an anonymous session: %s", ", ".join(sorted(unexpected)))
+            if app.testing:
+                raise RuntimeError(f"keys in an anonymous session: {sorted(unexpected)}")
+        data = {key: session[key] for key in ANONYMOUS_KEYS if key in session}
+        if data and (session.modified or session.cookie is None or SESSION_ID.match(session.cookie)):
+            self._set_cookie(app, response, self.signer.dumps(data), None)
+        elif not data and session.cookie is not None:
+            response.delete_cookie(
+                self.get_cookie_name(app), domain=self.get_cookie_domain(app), path=self.get_cookie_path(app),
+                secure=self.get_cookie_secure(app), httponly=self.get_cookie_httponly(app),
+                samesite=self.get_cookie_samesite(app),
+            )
+
+    def _set_cookie(self, app, response, value, expires):
+        response.set_cookie(
+            self.get_cookie_name(app),
+            value,
+            expires=expires,
+            domain=self.get_cookie_domain(app),
+            path=self.get_cookie_path(app),
+            secure=self.get_cookie_secure(app),
+            httponly=self.get_cookie_httponly(app),
+            samesite=self.get_cookie_samesite(app),
+        )
+        response.vary.add("Cookie")
 
 
 def lifetime_of(app, session):
-    """How long a session lives from now: idle timeout, or what is left of remember-me."""
+    """How long a session lives from now: the idle timeout, or what is left of remember-me."""
     if not session.get(REMEMBERED):
         return app.permanent_session_lifetime
-    left = app.config["REMEMBER_LIFETIME"].total_seconds() - (time.time() - session.get(AUTH_AT, 0))
-    return timedelta(seconds=max(0, left))
-
-
-class RememberAware:
-    """Stores a remembered session (and sets its cookie) for what is left of its 30 days."""
-
-    def get_expiration_time(self, app, session):
-        return datetime.now(timezone.utc) + lifetime_of(app, session) if session.permanent else None
-
-    def _upsert_session(self, session_lifetime, session, store_id):
-        super()._upsert_session(lifetime_of(self.app, session), session, store_id)
-
-
-class DatabaseStore(ServerSideSessionInterface):
-    session_class = ServerSideSession
-    ttl = False  # expired rows are deleted every SESSION_CLEANUP_N_REQUESTS requests on average
-
-    def _retrieve_session_data(self, store_id):
-        row = db.session.get(ServerSession, store_id)
-        if row is None:
-            return None
-        if row.expires_at <= datetime.now(timezone.utc):
-            self._delete_session(store_id)
-            return None
-        return self.serializer.decode(row.data)
-
-    def _delete_session(self, store_id):
-        db.session.execute(sa.delete(ServerSession).where(ServerSession.id == store_id))
-        db.session.commit()
-
-    def _upsert_session(self, session_lifetime, session, store_id):
-        expires_at = datetime.now(timezone.utc) + session_lifetime
-        data = self.serializer.encode(session)
-        updated = db.session.execute(
-            sa.update(ServerSession).where(ServerSession.id == store_id).values(data=data, expires_at=expires_at)
-        )
-        if updated.rowcount == 0:
-            db.session.add(ServerSession(id=store_id, data=data, expires_at=expires_at))
-        db.session.commit()
-
-    def should_set_storage(self, app, session):
-        """Requests that never look at the session (static files) don't rewrite it."""
-        return session.modified or (app.config["SESSION_REFRESH_EACH_REQUEST"] and session.accessed)
-
-    def _delete_expired_sessions(self):
-        now = datetime.now(timezone.utc)
-        db.session.execute(sa.delete(ServerSession).where(ServerSession.expires_at <= now))
-        db.session.commit()
-
-
-class DatabaseSessionInterface(RememberAware, DatabaseStore):
-    pass
+    started = session.get(AUTH_AT, 0)
+    left = app.config["REMEMBER_LIFETIME"] - (now() - datetime.fromtimestamp(started, timezone.utc))
+    return max(left, timedelta(0))
 
 
 def session_interface(app):
-    config = app.config
-    options = {
-        "key_prefix": "session:",
-        "permanent": config["SESSION_PERMANENT"],
-        "sid_length": 32,
-    }
-    if config.get("SESSION_REDIS_URL"):
+    url = app.config.get("SESSION_REDIS_URL")
+    if url:
         import redis
-        from flask_session.redis import RedisSessionInterface
 
-        class RedisInterface(RememberAware, RedisSessionInterface):
-            pass
-
-        return RedisInterface(app, client=redis.from_url(config["SESSION_REDIS_URL"]), **options)
-    return DatabaseSessionInterface(app, cleanup_n_requests=config["SESSION_CLEANUP_N_REQUESTS"], **options)
+        return ServerSideSessions(app, RedisBackend(redis.from_url(url)))
+    return ServerSideSessions(app, DatabaseBackend())

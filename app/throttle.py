@@ -1,7 +1,9 @@
-"""Counted limits on our own actions (sending codes), kept in the rate-limit storage.
+"""Counted limits on our own actions (sending codes, checking them), kept in the rate-limit storage.
 
-Flask-Limiter guards whole routes; these guard a thing inside a route, such as one phone
-number or one account, and share its storage so several app servers count together.
+Flask-Limiter guards whole routes; these guard a thing inside a route, such as one phone number,
+one account or one pending login, and share its storage so several app servers count together.
+Every limit is taken with `hit()`, which tests and counts in one atomic step: two requests racing
+for the last send cannot both get it. A request takes all its limits or none of them.
 """
 import math
 import time
@@ -19,9 +21,17 @@ class Throttled(TooManyRequests):
     """A 429 with a Retry-After header and a sentence for the page."""
 
     def __init__(self, message, retry_after):
-        super().__init__(description=message, retry_after=max(1, math.ceil(retry_after)))
         self.retry_after_seconds = max(1, math.ceil(retry_after))
+        super().__init__(description=message, retry_after=self.retry_after_seconds)
 
+
+def in_words(seconds):
+    """`30 seconds`, `2 minutes`: minutes once a wait is over 90 seconds."""
+    seconds = max(1, math.ceil(seconds))
+    if seconds <= 90:
+        return f"{seconds} second{'' if seconds == 1 else 's'}"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minutes"
 
 
 def strategy():
@@ -36,8 +46,36 @@ def strategy():
     return extensions["throttle_strategy"]
 
 
-def seconds_until_allowed(spec, *key):
-    """0 when `spec` allows one more now, else how long until it does."""
+class Taken:
+    """Limits taken by one request; `refund()` gives them back (for an action that did not happen)."""
+
+    def __init__(self, hits):
+        self.hits = hits
+
+    def refund(self):
+        for item, key in self.hits:
+            strategy().hit(item, *key, cost=-1)
+        self.hits = []
+
+
+def take(checks, message):
+    """Takes one from every (spec, key) in `checks`, or none of them: raises Throttled with
+    `message(wait_in_words)` when any is used up."""
+    limits = strategy()
+    hits = []
+    for spec, key in checks:
+        for item in parse_many(spec):
+            allowed = limits.hit(item, *key)
+            hits.append((item, key))
+            if not allowed:
+                wait = limits.get_window_stats(item, *key).reset_time - time.time()
+                Taken(hits).refund()
+                raise Throttled(message(in_words(wait)), wait)
+    return Taken(hits)
+
+
+def wait_for(spec, *key):
+    """Seconds until `spec` allows one more for `key`; 0 when it does now."""
     limits = strategy()
     waits = [
         limits.get_window_stats(item, *key).reset_time - time.time()
@@ -47,20 +85,6 @@ def seconds_until_allowed(spec, *key):
     return max(waits, default=0)
 
 
-def wait_for(checks):
-    """Seconds until every (spec, key) in `checks` allows one more; 0 when they all do."""
-    return max((seconds_until_allowed(spec, *key) for spec, key in checks), default=0)
-
-
-def hit(checks):
-    for spec, key in checks:
-        for item in parse_many(spec):
-            strategy().hit(item, *key)
-
-
-def consume(checks, message):
-    """Takes one from every (spec, key) in `checks`, or none of them if any is used up."""
-    wait = wait_for(checks)
-    if wait > 0:
-        raise Throttled(message, wait)
-    hit(checks)
+def clear(spec, *key):
+    for item in parse_many(spec):
+        strategy().clear(item, *key)

@@ -148,13 +148,18 @@ def event_kinds(app, username="alice"):
 # -- Production settings ------------------------------------------------------------------------
 
 def production_config(fake, **overrides):
-    """ProductionConfig with safe settings, a throwaway database and the fake Twilio."""
+    """ProductionConfig with safe settings and a throwaway database, served as https://localhost.
+    No Twilio call is made: production refuses a plain-http TWILIO_API_BASE_URL such as the fake's."""
     settings = {
         **twilio_settings(fake),
+        "TWILIO_API_BASE_URL": None,
         "SECRET_KEY": secrets.token_hex(32),
         "SQLALCHEMY_DATABASE_URI": "sqlite://",
         "SESSION_REDIS_URL": None,
         "RATELIMIT_STORAGE_URI": "memory://",
+        "RATELIMIT_ALLOW_MEMORY": True,
+        "TRUSTED_HOSTS": ["localhost"],
+        "TRUSTED_PROXIES": 0,
         "FORCE_HTTPS": True,
         "SMS_ALLOWED_COUNTRIES": [],
     }

@@ -93,8 +93,8 @@ def test_deleting_removes_the_user_number_codes_devices_and_events(app, auth, cl
     auth.open_sudo_page("/profile/delete")
     response = auth.post("/profile/delete", {"username": "alice"})
     assert response.status_code == 302
-    assert response.headers["Location"] == "/auth/login"
-    assert "Your account is deleted." in page_text(client.get("/auth/login"))
+    assert response.headers["Location"] == "/auth/login?notice=account-deleted"
+    assert "Your account is deleted." in page_text(client.get(response.headers["Location"]))
 
     assert rows_of(app, alice) == {"user": 0, "codes": 0, "devices": 0, "events": 0}
     with app.app_context():

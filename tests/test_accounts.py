@@ -200,9 +200,9 @@ def test_logout_by_post_with_csrf(auth, client):
     auth.register("alice")
     response = auth.logout()
     assert response.status_code == 302
-    assert response.headers["Location"] == "/auth/login"
+    assert response.headers["Location"] == "/auth/login?notice=logged-out"
     assert not logged_in(client)
-    assert "You are logged out." in text(client.get("/auth/login"))
+    assert "You are logged out." in text(client.get(response.headers["Location"]))
 
 
 def test_logout_by_get_is_not_allowed(auth, client):

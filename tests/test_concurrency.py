@@ -87,12 +87,14 @@ def last_code(fake, caplog, provider):
 
 
 def start_login(live_url):
-    """Password accepted over HTTP: returns the session cookies and the form's CSRF token."""
+    """Password accepted over HTTP: returns the session cookies and the code form's CSRF token (the
+    password step starts a new session, so the login form's token is no longer good)."""
     first = browser()
     token = CSRF.search(first.get(f"{live_url}/auth/login").text).group(1)
     response = first.post(f"{live_url}/auth/login", allow_redirects=False,
                           data={"csrf_token": token, "username": "alice", "password": PASSWORD, "next": ""})
     assert response.status_code == 302 and response.headers["Location"] == "/auth/verify", response.text
+    token = CSRF.search(first.get(f"{live_url}/auth/verify").text).group(1)
     return first.cookies, token
 
 
@@ -144,7 +146,7 @@ def assert_one_login(app, live_url, cookies, responses, loser_message):
     # The other one is told plainly what happened: the code was already used, or the login
     # it belonged to is finished (a redirect to log in, with that sentence flashed).
     if loser.status_code == 302:
-        assert loser.headers["Location"] == "/auth/login"
+        assert loser.headers["Location"] == "/auth/login?notice=login-expired"
         assert LOGIN_EXPIRED in alerts(after(live_url, cookies, loser).get(f"{live_url}/auth/login"))
     else:
         assert loser.status_code in (400, 401), loser.text

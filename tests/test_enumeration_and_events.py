@@ -11,7 +11,7 @@ import app.auth.routes as auth_routes
 from app.extensions import db
 from app.models import SecurityEvent, User, dummy_password_hash, utcnow
 from tests.conftest import PHONE, AuthActions, page_text
-from tests.support import wrong_code
+from tests.support import new_browser, wait_out_cooldown, wrong_code
 
 CHROME_ON_LINUX = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
 IP = "203.0.113.9"
@@ -101,7 +101,7 @@ def test_nothing_about_2fa_or_the_phone_before_the_password_is_verified(app, aut
     # The code step cannot be reached without the password.
     response = client.get("/auth/verify")
     assert response.status_code == 302
-    assert response.headers["Location"] == "/auth/login"
+    assert response.headers["Location"] == "/auth/login?notice=login-expired"
 
 
 # --- the security event log ------------------------------------------------------------------------
@@ -152,17 +152,34 @@ def test_a_locked_code_step_is_recorded(app, person, fake):
 
 
 @pytest.mark.parametrize("change", ["on", "off"])
-def test_ending_other_sessions_is_recorded(app, auth, fake, change):
+def test_ending_other_sessions_is_recorded_when_there_were_some(app, auth, fake, change):
     if change == "on":
         auth.register("alice")
+        other = new_browser(app, fake)
+        assert other.login().status_code == 302
+    else:
+        auth.signup_with_2fa("alice")
+        other = new_browser(app, fake)
+        other.login_with_code()
+        wait_out_cooldown(app)
+        auth.login_with_code()
+    revoked = [kind for kind, *_ in events_of(app)].count("sessions_revoked")
+    if change == "on":
         auth.start_enrolment()
         assert auth.confirm().status_code == 302
     else:
-        auth.signup_with_2fa("alice")
-        auth.login_with_code()
         auth.reauthenticate()
         assert auth.post("/profile/2fa/disable").status_code == 302
-    assert "sessions_revoked" in [kind for kind, *_ in events_of(app)]
+    assert [(kind, detail) for kind, _, _, detail in events_of(app)[-3:] if kind == "sessions_revoked"] == [("sessions_revoked", "1")]
+    assert [kind for kind, *_ in events_of(app)].count("sessions_revoked") == revoked + 1
+    assert other.client.get("/profile").status_code == 302
+
+
+def test_no_other_sessions_ended_is_not_recorded(app, auth):
+    auth.register("alice")
+    auth.start_enrolment()
+    assert auth.confirm().status_code == 302
+    assert "sessions_revoked" not in [kind for kind, *_ in events_of(app)]
 
 
 def test_profile_shows_the_last_20_events(app, auth, client):

@@ -55,7 +55,7 @@ def test_wrong_password_sends_no_code(alice, auth, client, fake):
     assert response.status_code == 401
     assert "Invalid username or password." in text(response)
     assert fake.sends == []
-    assert client.get("/auth/verify").headers["Location"] == "/auth/login"
+    assert client.get("/auth/verify").headers["Location"] == "/auth/login?notice=login-expired"
 
 
 def test_code_page(at_code_step, client):
@@ -156,8 +156,8 @@ def hit(auth, client, method, url, code="123456"):
 def test_no_pending_login_goes_back_to_login(alice, auth, client, fake, method, url):
     response = hit(auth, client, method, url)
     assert response.status_code == 302
-    assert response.headers["Location"] == "/auth/login"
-    assert LOGIN_EXPIRED in text(client.get("/auth/login"))
+    assert response.headers["Location"] == "/auth/login?notice=login-expired"
+    assert LOGIN_EXPIRED in text(client.get(response.headers["Location"]))
     assert fake.sends == [] and fake.checks == []
     assert not logged_in(client)
 
@@ -168,12 +168,12 @@ def test_stale_pending_login_goes_back_to_login(at_code_step, app, auth, client,
     monkeypatch.setattr(pending_module, "time", ShiftedClock(10 * 60 + 1))
     response = hit(auth, client, method, url, at_code_step)
     assert response.status_code == 302
-    assert response.headers["Location"] == "/auth/login"
-    assert LOGIN_EXPIRED in text(client.get("/auth/login"))
+    assert response.headers["Location"] == "/auth/login?notice=login-expired"
+    assert LOGIN_EXPIRED in text(client.get(response.headers["Location"]))
     assert fake.checks == [] and len(fake.sends) == 1
     assert not logged_in(client)
     monkeypatch.undo()  # back to now: the stale login was cleared, not just ignored
-    assert client.get("/auth/verify").headers["Location"] == "/auth/login"
+    assert client.get("/auth/verify").headers["Location"] == "/auth/login?notice=login-expired"
 
 
 def test_pending_login_is_still_good_just_before_ten_minutes(at_code_step, auth, client, monkeypatch):
@@ -191,7 +191,7 @@ def test_pending_login_of_a_user_who_turned_2fa_off_goes_back_to_login(at_code_s
         User.by_username("alice").disable_two_factor()
         db.session.commit()
     response = auth.post("/auth/verify", {"code": at_code_step}, form_url="/auth/login")
-    assert response.status_code == 302 and response.headers["Location"] == "/auth/login"
+    assert response.status_code == 302 and response.headers["Location"] == "/auth/login?notice=login-expired"
     assert not logged_in(client)
 
 
@@ -258,10 +258,10 @@ def test_code_reused_after_success(at_code_step, auth, client, fake):
     assert auth.verify(at_code_step).status_code == 302
     # the same POST again, in the logged-in session: the pending login is gone
     response = auth.post("/auth/verify", {"code": at_code_step}, form_url="/profile")
-    assert response.status_code == 302 and response.headers["Location"] == "/auth/login"
+    assert response.status_code == 302 and response.headers["Location"] == "/auth/login?notice=login-expired"
     auth.logout()
     # and after logging out, replaying it starts nothing either
     response = auth.post("/auth/verify", {"code": at_code_step}, form_url="/auth/login")
-    assert response.status_code == 302 and response.headers["Location"] == "/auth/login"
+    assert response.status_code == 302 and response.headers["Location"] == "/auth/login?notice=login-expired"
     assert not logged_in(client)
     assert len(fake.checks) == 1

@@ -8,6 +8,7 @@ tests/fake_verify.py, reached through the real twilio client.
 The session cookie is `__Host-session` and Secure, which no cookie jar sends over http, so
 `Visitor` keeps cookies by hand, as a browser behind a TLS-terminating load balancer would.
 """
+import hashlib
 import http.cookies
 import os
 import re
@@ -266,15 +267,16 @@ def test_logout_on_a_ends_the_session_on_b(a_and_b):
     logged_in_cookie = visitor.cookies[SESSION_COOKIE]
     assert f"Hello, {username}" in visitor.get(a.url + "/profile").text
     store = redis.Redis.from_url(shared_redis_url())
-    assert store.exists("session:" + logged_in_cookie)  # the instances keep sessions in Redis
+    stored_as = "session:" + hashlib.sha256(logged_in_cookie.encode()).hexdigest()
+    assert store.exists(stored_as)  # the instances keep sessions in Redis, under a hash of the id
 
     response = visitor.post_form(a.url + "/auth/logout", {}, form_url=a.url + "/profile")
     assert response.status_code == 302
-    assert response.headers["Location"] == "/auth/login"
+    assert response.headers["Location"] == "/auth/login?notice=logged-out"
     assert visitor.get(b.url + "/profile").headers.get("Location", "").startswith("/auth/login")
 
     # The cookie from before the logout is worthless everywhere: its session is gone from Redis.
-    assert not store.exists("session:" + logged_in_cookie)
+    assert not store.exists(stored_as)
     copied = Visitor()
     copied.cookies[SESSION_COOKIE] = logged_in_cookie
     for instance in (b, a):
@@ -328,12 +330,18 @@ def test_gunicorn_defaults(monkeypatch):
 
 def test_gunicorn_settings_follow_the_environment(monkeypatch):
     config = gunicorn_settings(monkeypatch, WEB_CONCURRENCY="5", GUNICORN_BIND="127.0.0.1:9001,[::1]:9002",
-                               TWILIO_TIMEOUT="25", TRUSTED_PROXIES="1")
+                               TWILIO_TIMEOUT="25")
     assert config.workers == 5
     assert config.address == [("127.0.0.1", 9001), ("::1", 9002)]
     assert config.timeout == 75 > 25  # a login may wait for Twilio more than once
-    assert config.forwarded_allow_ips == ["*"]
 
     config = gunicorn_settings(monkeypatch, PORT="8080", TRUSTED_PROXIES="2", FORWARDED_ALLOW_IPS="10.0.0.0/8")
     assert config.address == [("0.0.0.0", 8080)]
     assert config.forwarded_allow_ips == ["10.0.0.0/8"]
+
+
+def test_gunicorn_refuses_a_proxy_without_its_address(monkeypatch):
+    """Believing X-Forwarded-* from any peer ("*") would let anyone who reaches the port choose
+    their address for the rate limits and the security log."""
+    with pytest.raises(SystemExit, match="FORWARDED_ALLOW_IPS"):
+        gunicorn_settings(monkeypatch, TRUSTED_PROXIES="1")

@@ -312,5 +312,5 @@ def test_a_login_half_done_with_the_old_password_ends_with_the_change(app, auth,
     assert auth.post("/profile/password", {"password": NEW_PASSWORD, "password2": NEW_PASSWORD}).status_code == 302
     response = intruder.post("/auth/recovery", {"code": codes[0]}, form_url="/auth/login")
     assert response.status_code == 302
-    assert response.headers["Location"] == "/auth/login"
+    assert response.headers["Location"] == "/auth/login?notice=login-expired"
     assert not logged_in(intruder.client)

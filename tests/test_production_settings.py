@@ -1,5 +1,4 @@
 """A production start refuses unsafe settings, naming the variable to fix."""
-import logging
 import os
 import secrets
 import subprocess
@@ -62,25 +61,64 @@ def test_each_missing_twilio_setting_is_refused(fake, name, value):
     assert not [other for other in TWILIO_SETTINGS if other != name and other in message]
 
 
-def test_memory_rate_limit_storage_is_warned_about(fake, caplog):
-    caplog.set_level(logging.WARNING)
-    app = create_app(production_config(fake, RATELIMIT_STORAGE_URI="memory://"))
+def test_memory_rate_limit_storage_is_refused_unless_one_process_is_declared(fake):
+    message = refusal(production_config(fake, RATELIMIT_STORAGE_URI="memory://", RATELIMIT_ALLOW_MEMORY=False))
+    assert "RATELIMIT_STORAGE_URI" in message and "RATELIMIT_ALLOW_MEMORY" in message
+    app = create_app(production_config(fake, RATELIMIT_STORAGE_URI="memory://", RATELIMIT_ALLOW_MEMORY=True))
     dispose_app(app)
-    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING and "RATELIMIT_STORAGE_URI" in r.getMessage()]
-    assert warnings, [r.getMessage() for r in caplog.records]
 
 
-def test_redis_rate_limit_storage_is_not_warned_about(caplog):
-    caplog.set_level(logging.WARNING)
+def test_redis_rate_limit_storage_is_accepted():
     config = {
         "ENV_NAME": "production",
         "SECRET_KEY": secrets.token_hex(32),
         "VERIFY_PROVIDER": "twilio",
         "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
+        "TRUSTED_HOSTS": ["sms2fa.example"],
         **{name: "set" for name in TWILIO_SETTINGS},
     }
-    check_production_settings(SimpleNamespace(config=config))
-    assert not [r for r in caplog.records if "RATELIMIT_STORAGE_URI" in r.getMessage()]
+    check_production_settings(SimpleNamespace(config=config))  # no exception
+
+
+@pytest.mark.parametrize("hosts", [None, []], ids=["unset", "empty"])
+def test_missing_trusted_hosts_are_refused(fake, hosts):
+    assert "TRUSTED_HOSTS" in refusal(production_config(fake, TRUSTED_HOSTS=hosts))
+
+
+def test_trusted_proxies_need_their_addresses(fake):
+    message = refusal(production_config(fake, TRUSTED_PROXIES=1, FORWARDED_ALLOW_IPS=None))
+    assert "FORWARDED_ALLOW_IPS" in message
+    dispose_app(create_app(production_config(fake, TRUSTED_PROXIES=1, FORWARDED_ALLOW_IPS="10.0.0.5")))
+
+
+@pytest.mark.parametrize(("base_url", "allowed", "named"), [
+    ("https://twilio-proxy.internal", False, "ALLOW_TWILIO_BASE_URL"),
+    ("http://twilio-proxy.internal", True, "https"),
+    ("http://twilio-proxy.internal", False, "ALLOW_TWILIO_BASE_URL"),
+], ids=["https-not-allowed", "http-allowed", "http-not-allowed"])
+def test_a_twilio_base_url_must_be_https_and_meant(fake, base_url, allowed, named):
+    message = refusal(production_config(fake, TWILIO_API_BASE_URL=base_url, ALLOW_TWILIO_BASE_URL=allowed))
+    assert "TWILIO_API_BASE_URL" in message and named in message
+    dispose_app(create_app(production_config(fake, TWILIO_API_BASE_URL="https://twilio-proxy.internal",
+                                             ALLOW_TWILIO_BASE_URL=True)))
+
+
+@pytest.mark.parametrize("secret", [
+    "a" * 64,
+    "password" * 8,
+    "thisismysupersecretkeyforflaskapp",
+    "0123456789abcdef" * 4,
+    "MyFlaskApp-Production-Secret-Key-2026!",
+], ids=["one-character", "repeated-word", "words", "repeated-pattern", "typed-phrase"])
+def test_a_secret_key_of_low_entropy_is_refused(fake, secret):
+    assert "SECRET_KEY" in refusal(production_config(fake, SECRET_KEY=secret))
+
+
+@pytest.mark.parametrize("make", [lambda: secrets.token_hex(16), lambda: secrets.token_hex(32),
+                                  lambda: secrets.token_urlsafe(32)], ids=["hex16", "hex32", "urlsafe32"])
+def test_random_secret_keys_are_accepted(fake, make):
+    for _ in range(20):
+        dispose_app(create_app(production_config(fake, SECRET_KEY=make())))
 
 
 def test_settings_are_not_checked_outside_production(fake):

@@ -265,8 +265,8 @@ def test_recovery_step_needs_a_pending_login(auth, client):
     enrol_and_save(auth)
     response = client.get("/auth/recovery")
     assert response.status_code == 302
-    assert response.headers["Location"] == "/auth/login"
-    assert "Your login expired or was not started." in page_text(client.get("/auth/login"))
+    assert response.headers["Location"] == "/auth/login?notice=login-expired"
+    assert "Your login expired or was not started." in page_text(client.get(response.headers["Location"]))
 
 
 def test_another_users_code_does_not_work(app, auth, client):
@@ -345,12 +345,12 @@ def test_wrong_codes_count_toward_the_pending_login_limit(app, auth, client, fak
         assert NOT_VALID in page_text(response)
     last = use_code(auth, "2222-2222")
     assert last.status_code == 302
-    assert last.headers["Location"] == "/auth/login"
-    assert "Too many incorrect codes. Please log in again." in page_text(client.get("/auth/login"))
+    assert last.headers["Location"] == "/auth/login?notice=too-many-codes"
+    assert "Too many incorrect codes. Please log in again." in page_text(client.get(last.headers["Location"]))
     # The pending login is gone: even a right code does not log in now, and is not spent.
     late = auth.post("/auth/recovery", {"code": codes[0]}, form_url="/auth/login")
     assert late.status_code == 302
-    assert late.headers["Location"] == "/auth/login"
+    assert late.headers["Location"] == "/auth/login?notice=login-expired"
     assert not logged_in(client)
     assert remaining(app) == 10
 

@@ -6,9 +6,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from werkzeug.http import parse_date
 
+import sqlalchemy as sa
+from flask import request
+
 from app import session_store
 from app.extensions import db
-from app.models import ServerSession
+from app.models import SecurityEvent, ServerSession
 from tests.conftest import page_text
 from tests.support import new_browser
 
@@ -27,13 +30,13 @@ def cookie(client, name=SESSION):
 
 def stored_session(app, sid):
     with app.app_context():
-        return db.session.get(ServerSession, "session:" + sid)
+        return db.session.get(ServerSession, session_store.store_key(sid))
 
 
 def session_is_stored(app, sid):
     """Whether the server still holds the session `sid`, in the database or in Redis."""
     with app.test_request_context():
-        return app.session_interface._retrieve_session_data("session:" + sid) is not None
+        return app.session_interface.backend.load(session_store.store_key(sid), session_store.now()) is not None
 
 
 def assert_logged_out(response):
@@ -62,20 +65,24 @@ def test_login_starts_a_fresh_session(app, auth, client, fake):
     auth.register()
     auth.logout()
     client.get("/auth/login")
-    with client.session_transaction() as session:
-        session["planted"] = "x"
     before = cookie(client)
-    assert before
+    assert before and not session_store.SESSION_ID.match(before)  # a signed cookie, no server-side id
+    # Nothing can be planted in the anonymous cookie: even one signed with the app's key keeps
+    # only its CSRF token.
+    planted = app.session_interface.signer.dumps({"csrf_token": "x", "_user_id": "planted", "next": "/x"})
+    with app.test_request_context(headers={"Cookie": f"{SESSION}={planted}"}):
+        assert dict(app.session_interface.open_session(app, request)) == {"csrf_token": "x"}
     response = auth.login()
     assert response.headers["Location"] == "/profile"
     with client.session_transaction() as session:
-        assert "planted" not in session
         assert session.get("_user_id")
-    assert cookie(client) not in (None, before)
-    assert session_is_stored(app, cookie(client))
-    # The planted session is gone on the server too: its id leads nowhere.
-    assert not session_is_stored(app, before)
+    after = cookie(client)
+    assert session_store.SESSION_ID.match(after) and session_is_stored(app, after)
+    # Logging in again from a logged-in browser's session id replaces that id too.
     assert_logged_out(new_browser(app, fake, cookies={SESSION: before}).client.get("/profile"))
+    auth.logout()
+    auth.login()
+    assert cookie(client) != after and not session_is_stored(app, after)
 
 
 @SESSION_STORES
@@ -322,9 +329,16 @@ def test_strong_session_protection_refuses_another_user_agent(auth, client):
     assert_logged_out(client.get("/profile"))
 
 
-def test_strong_session_protection_refuses_another_address(app, auth, client, fake):
+def test_a_new_address_keeps_the_session_and_is_recorded(app, auth, client, fake):
+    """Phones move between Wi-Fi and mobile data: the session survives, the event log says so."""
     auth.register()
     copied = cookie(client)
     elsewhere = new_browser(app, fake, cookies={SESSION: copied}).client
     elsewhere.environ_base["REMOTE_ADDR"] = "198.51.100.23"
-    assert_logged_out(elsewhere.get("/profile"))
+    assert elsewhere.get("/profile").status_code == 200
+    assert elsewhere.get("/profile").status_code == 200
+    with app.app_context():
+        kinds = db.session.scalars(sa.select(SecurityEvent.kind).order_by(SecurityEvent.id)).all()
+        ips = db.session.scalars(sa.select(SecurityEvent.ip).where(SecurityEvent.kind == "new_network")).all()
+    assert kinds.count("new_network") == 1 and ips == ["198.51.100.23"]
+    assert "Signed in from a new network" in page_text(elsewhere.get("/profile"))

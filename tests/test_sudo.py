@@ -6,7 +6,7 @@ import pytest
 
 from app import security
 from tests.conftest import PHONE, page_text
-from tests.support import assert_sent_to_reauthenticate, phone_of, wrong_code
+from tests.support import assert_sent_to_reauthenticate, new_browser, phone_of, wrong_code
 
 DISABLE = "/profile/2fa/disable"
 ENABLE = "/profile/2fa/enable"
@@ -137,8 +137,7 @@ def test_without_2fa_the_password_alone_reopens_sudo(auth, client, sudo_clock):
     assert client.get(ENABLE).status_code == 200
 
 
-@pytest.mark.parametrize("app_overrides", [{"LOGIN_LIMIT_PER_USERNAME": "3/minute", "LOGIN_LIMIT_PER_IP": "3/minute"}],
-                         indirect=True, ids=["limits"])
+@pytest.mark.parametrize("app_overrides", [{"REAUTH_LIMIT_PER_USER": "3/minute"}], indirect=True, ids=["limits"])
 def test_reauthentication_password_guesses_are_rate_limited(auth, client):
     auth.register()
     for n in range(3):

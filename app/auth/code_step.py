@@ -18,15 +18,16 @@ def retry_after_header(error):
 class CodePage:
     """Renders one code-step template for one phone number, with the right status."""
 
-    def __init__(self, template, phone, **context):
+    def __init__(self, template, phone, user, **context):
         self.template = template
         self.phone = phone
+        self.user = user
         self.context = context
 
     def render(self, form=None, status=200, headers=None):
         form = form if form is not None else CodeForm(formdata=None)
         body = render_template(
-            self.template, form=form, actions=ActionForm(), resend_wait=resend_wait(self.phone), **self.context
+            self.template, form=form, actions=ActionForm(), resend_wait=resend_wait(self.phone, self.user), **self.context
         )
         response = make_response(body, status)
         response.headers.update(headers or {})
@@ -45,12 +46,17 @@ class CodePage:
         flash(f"Too many incorrect codes. The code step is locked; try again in {max(1, wait // 60)} minutes.", "danger")
         return self.render(status=429, headers={"Retry-After": str(wait)})
 
-    def submit(self, form, user):
-        """Checks a submitted code: (CheckResult, None) when approved, else (result, response)."""
+    def submit(self, form, user, take_attempt=None, exhausted=None):
+        """Checks a submitted code: (CheckResult, None) when approved, else (result, response).
+
+        `take_attempt`, when given, is called before the code goes to the verifier; when it says
+        no attempt is left, the answer is `exhausted()` and the code is not checked."""
         if code_step_wait(user):
             return None, self.locked(user)
         if not form.validate_on_submit():
             return None, self.render(form, 400 if form.errors else 200)
+        if take_attempt is not None and not take_attempt():
+            return None, exhausted()
         try:
             result = check_code(user, self.phone, form.code.data)
         except VerificationError as error:

@@ -1,12 +1,11 @@
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, StringField, SubmitField
 from wtforms.validators import InputRequired, Length, Regexp, ValidationError
 
-from app.forms import CodeField, new_password_field, repeat_password_field
+from app.forms import AppForm, CodeField, new_password_field, repeat_password_field
 from app.models import User
 
 
-class RegistrationForm(FlaskForm):
+class RegistrationForm(AppForm):
     username = StringField(
         "Username",
         validators=[
@@ -25,7 +24,7 @@ class RegistrationForm(FlaskForm):
             raise ValidationError("That username is taken. Please choose another.")
 
 
-class LoginForm(FlaskForm):
+class LoginForm(AppForm):
     username = StringField("Username", validators=[InputRequired(), Length(max=64)], render_kw={"autocomplete": "username"})
     password = PasswordField("Password", validators=[InputRequired(), Length(max=128)], render_kw={"autocomplete": "current-password"})
     remember_me = BooleanField("Remember me")
@@ -33,17 +32,17 @@ class LoginForm(FlaskForm):
     submit = SubmitField("Log in")
 
 
-class PasswordConfirmForm(FlaskForm):
+class PasswordConfirmForm(AppForm):
     password = PasswordField("Password", validators=[InputRequired(), Length(max=128)], render_kw={"autocomplete": "current-password"})
     submit = SubmitField("Confirm")
 
 
-class CodeForm(FlaskForm):
+class CodeForm(AppForm):
     code = CodeField()
     submit = SubmitField("Verify")
 
 
-class ActionForm(FlaskForm):
+class ActionForm(AppForm):
     """A form with only the CSRF token, for POST buttons (log out, resend, call me)."""
 
 
@@ -51,7 +50,7 @@ class LoginCodeForm(CodeForm):
     remember_device = BooleanField("Don't ask for a code on this browser for 30 days")
 
 
-class RecoveryCodeForm(FlaskForm):
+class RecoveryCodeForm(AppForm):
     code = StringField(
         "Recovery code",
         validators=[InputRequired("Enter one of your recovery codes."), Length(max=20)],

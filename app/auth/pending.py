@@ -1,12 +1,19 @@
-"""The half-finished login between the password and the code, kept in the server-side session."""
+"""The half-finished login between the password and the code, kept in a server-side session.
+
+Its code attempts are counted in the rate-limit storage under the login's own random id, one
+atomic hit taken before each code is checked, so parallel guesses cannot all slip through.
+"""
 import secrets
 import time
 from dataclasses import dataclass
 
 from flask import current_app, session
+from limits import parse
 
+from app.auth.session import start_server_session
 from app.extensions import db
 from app.models import User
+from app.throttle import strategy
 
 PREFIX = "pending_login_"
 
@@ -17,13 +24,15 @@ class PendingLogin:
     remember: bool
     next: str
     created_at: float
-    attempts: int = 0
     session_token: str = ""  # the user's token when the password was checked
+    id: str = ""  # names this login's attempt counter
 
     @classmethod
     def start(cls, user, remember, next_url):
-        clear()
-        pending = cls(user.id, bool(remember), next_url, time.time(), session_token=user.session_token)
+        """A new server-side session holding the login, under a new id."""
+        start_server_session(user)
+        pending = cls(user.id, bool(remember), next_url, time.time(),
+                      session_token=user.session_token, id=secrets.token_urlsafe(16))
         pending.save()
         return pending
 
@@ -36,8 +45,8 @@ class PendingLogin:
                 remember=bool(session[PREFIX + "remember"]),
                 next=str(session[PREFIX + "next"]),
                 created_at=float(session[PREFIX + "created_at"]),
-                attempts=int(session.get(PREFIX + "attempts", 0)),
                 session_token=str(session[PREFIX + "session_token"]),
+                id=str(session[PREFIX + "id"]),
             )
         except (KeyError, TypeError, ValueError):
             clear()
@@ -53,17 +62,24 @@ class PendingLogin:
             session[PREFIX + name] = value
 
     def user(self):
-        user = db.session.get(User, self.user_id)
-        if user is None or not user.two_factor_enabled:
+        user = session.user if getattr(session, "user", None) is not None else db.session.get(User, self.user_id)
+        if user is None or user.id != self.user_id or not user.two_factor_enabled:
             return None
         # A new password, a new phone or 2FA turned off rotates the token: a login begun before ends.
         return user if secrets.compare_digest(user.session_token, self.session_token) else None
 
-    def count_wrong_code(self):
-        """Returns True while more attempts are allowed for this pending login."""
-        self.attempts += 1
-        self.save()
-        return self.attempts < current_app.config["CODE_ATTEMPTS_PER_LOGIN"]
+    def _attempts(self):
+        minutes = int(current_app.config["CODE_TTL"].total_seconds() // 60)
+        return parse(f"{current_app.config['CODE_ATTEMPTS_PER_LOGIN']}/{minutes} minutes"), ("login-attempts", self.id)
+
+    def take_attempt(self):
+        """Takes one of this login's code attempts before a code is checked; False once none is left."""
+        item, key = self._attempts()
+        return strategy().hit(item, *key)
+
+    def attempts_left(self):
+        item, key = self._attempts()
+        return strategy().get_window_stats(item, *key).remaining
 
 
 def clear():

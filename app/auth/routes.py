@@ -13,26 +13,44 @@ from app.auth.session import complete_login, end_session
 from app.codes import code_step_wait, record_wrong_code
 from app.extensions import db, limiter
 from app.models import User, dummy_password_hash
-from app.security import is_safe_next, mark_reauthenticated, safe_next
+from app.notices import flash_notice, to_login
+from app.security import client_network, is_safe_next, mark_reauthenticated, safe_next
 from app.verification import CheckResult
 
 LOGIN_FAILED = "Invalid username or password."
-LOGIN_EXPIRED = "Your login expired or was not started. Please log in again."
 REAUTH_PASSWORD_OK = "reauth_password_ok"
+TOO_MANY_FOR_ACCOUNT = "Too many login attempts for this account. Please wait a minute and try again."
+
+
+def client_key():
+    return "ip:" + client_network()
+
+
+def typed_username():
+    return User.normalize_username(request.form.get("username", ""))[:64]
+
+
+def username_and_address_key():
+    """Guesses at one username from one address: a stranger elsewhere can't use up the owner's."""
+    return f"login-user:{typed_username()}|{client_network()}"
 
 
 def username_key():
-    return "login-user:" + User.normalize_username(request.form.get("username", ""))[:64]
+    """Guesses at one username from anywhere: a slower limit that only ever asks for a short wait."""
+    return "login-account:" + typed_username()
 
 
-def current_username_key():
-    """Password guesses on re-authentication share the login's per-username budget."""
-    if current_user.is_authenticated:
-        return "login-user:" + current_user.username_key
-    return "login-ip:" + (request.remote_addr or "")
+def reauth_key():
+    return f"reauth-user:{current_user.id}" if current_user.is_authenticated else client_key()
+
+
+def config(name):
+    return lambda: current_app.config[name]
 
 
 @bp.route("/register", methods=["GET", "POST"])
+@limiter.limit(config("SIGNUP_LIMIT_PER_IP"), methods=["POST"], key_func=client_key)
+@limiter.limit(config("SIGNUP_LIMIT_GLOBAL"), methods=["POST"], key_func=lambda: "signup-all")
 def register():
     """Create an account."""
     if current_user.is_authenticated:
@@ -52,8 +70,10 @@ def register():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_IP"], methods=["POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_USERNAME"], methods=["POST"], key_func=username_key)
+@limiter.limit(config("LOGIN_LIMIT_PER_IP"), methods=["POST"], key_func=client_key)
+@limiter.limit(config("LOGIN_LIMIT_PER_USERNAME"), methods=["POST"], key_func=username_and_address_key)
+@limiter.limit(config("LOGIN_LIMIT_PER_ACCOUNT"), methods=["POST"], key_func=username_key,
+               error_message=TOO_MANY_FOR_ACCOUNT)
 def login():
     """Check the password; with 2FA on, send a code and ask for it before logging in."""
     if current_user.is_authenticated:
@@ -61,6 +81,7 @@ def login():
     form = LoginForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
+        flash_notice()
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form), 400 if form.errors else 200
     user = User.by_username(form.username.data)
@@ -82,7 +103,7 @@ def login():
 
 
 def login_code_page(user):
-    return CodePage("auth/verify.html", user.phone)
+    return CodePage("auth/verify.html", user.phone, user)
 
 
 def pending_user_or_restart():
@@ -91,9 +112,14 @@ def pending_user_or_restart():
     user = pending.user() if pending else None
     if user is None:
         clear_pending_login()
-        flash(LOGIN_EXPIRED, "warning")
-        return None, redirect(url_for("auth.login"))
+        return None, to_login("login-expired")
     return pending, user
+
+
+def void_login():
+    """Too many wrong codes for this login: it ends, and the person starts again."""
+    clear_pending_login()
+    return to_login("too-many-codes")
 
 
 def finish_two_factor_login(user, pending, how):
@@ -110,7 +136,7 @@ def verify():
     if pending is None:
         return user
     form = LoginCodeForm()
-    result, response = login_code_page(user).submit(form, user)
+    result, response = login_code_page(user).submit(form, user, take_attempt=pending.take_attempt, exhausted=void_login)
     if response is None:
         remember_device = form.remember_device.data
         response = finish_two_factor_login(user, pending, "with a verification code")
@@ -121,10 +147,8 @@ def verify():
         return response
     if result is not None and code_step_wait(user):
         clear_pending_login()  # this very code locked the step: the person starts again later
-    elif result is CheckResult.WRONG and not pending.count_wrong_code():
-        clear_pending_login()
-        flash("Too many incorrect codes. Please log in again.", "danger")
-        return redirect(url_for("auth.login"))
+    elif result is CheckResult.WRONG and pending.attempts_left() == 0:
+        return void_login()
     return response
 
 
@@ -150,15 +174,15 @@ def recovery_login():
     form = RecoveryCodeForm()
     if not form.validate_on_submit():
         return render_template("auth/recovery.html", form=form), 400 if form.errors else 200
+    if not pending.take_attempt():
+        return void_login()
     if not recovery.use(user, form.code.data):
         record_wrong_code(user, kind=events.RECOVERY_CODE_FAILED)
         if code_step_wait(user):
             clear_pending_login()
             return login_code_page(user).locked(user)
-        if not pending.count_wrong_code():
-            clear_pending_login()
-            flash("Too many incorrect codes. Please log in again.", "danger")
-            return redirect(url_for("auth.login"))
+        if pending.attempts_left() == 0:
+            return void_login()
         form.code.errors.append("That recovery code is not valid or was already used.")
         return render_template("auth/recovery.html", form=form), 401
     user.reset_code_failures()
@@ -179,16 +203,15 @@ def logout():
     user = current_user._get_current_object()
     end_session()
     events.record(events.LOGGED_OUT, user)
-    flash("You are logged out.", "info")
-    return redirect(url_for("auth.login"))
+    return to_login("logged-out")
 
 
 def reauth_code_page(next_url):
-    return CodePage("auth/reauthenticate_code.html", current_user.phone, next_url=next_url)
+    return CodePage("auth/reauthenticate_code.html", current_user.phone, current_user, next_url=next_url)
 
 
 @bp.route("/reauthenticate", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_USERNAME"], methods=["POST"], key_func=current_username_key)
+@limiter.limit(config("REAUTH_LIMIT_PER_USER"), methods=["POST"], key_func=reauth_key)
 @login_required
 def reauthenticate():
     """Confirm the password (and the code, with 2FA) before a sensitive change."""

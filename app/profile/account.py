@@ -1,45 +1,48 @@
 """Profile pages for recovery codes, remembered browsers, the password and the account itself."""
-from flask import Response, flash, redirect, render_template, session, url_for
+from flask import Response, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from app import devices, events, recovery
+from app import accounts
 from app.auth.forms import ActionForm
 from app.auth.session import end_session, refresh_login
 from app.extensions import db
+from app.notices import to_login
 from app.profile import bp
 from app.profile.forms import DeleteAccountForm, PasswordChangeForm, RegenerateCodesForm, SavedCodesForm
-from app.profile.routes import NEW_RECOVERY_CODES
 from app.security import sudo_required
+
+NO_STORE = {"Cache-Control": "no-store"}
 
 
 @bp.route("/recovery-codes", methods=["GET", "POST"])
 @login_required
 def recovery_codes():
     """Show new recovery codes once; 'I have saved these codes' clears them from the session."""
-    codes = session.get(NEW_RECOVERY_CODES)
+    codes = recovery.shown_codes()
     if not codes:
         return redirect(url_for("profile.index"))
     form = SavedCodesForm()
     if form.validate_on_submit():
-        session.pop(NEW_RECOVERY_CODES, None)
+        recovery.forget_shown_codes()
         flash("Keep your recovery codes somewhere safe, away from your phone.", "info")
         return redirect(url_for("profile.index"))
-    return render_template("profile/recovery_codes.html", codes=codes, form=form)
+    return render_template("profile/recovery_codes.html", codes=codes, form=form), NO_STORE
 
 
 @bp.route("/recovery-codes.txt")
 @login_required
 def recovery_codes_download():
     """The codes just shown, as a text file."""
-    codes = session.get(NEW_RECOVERY_CODES)
+    codes = recovery.shown_codes()
     if not codes:
-        flash("Those codes were already saved. Create new ones if you lost them.", "warning")
+        flash("Those codes were already saved, or shown too long ago. Create new ones if you lost them.", "warning")
         return redirect(url_for("profile.index"))
     text = "Recovery codes for {}\nEach code works once.\n\n{}\n".format(current_user.username, "\n".join(codes))
     return Response(
         text,
         mimetype="text/plain",
-        headers={"Content-Disposition": "attachment; filename=recovery-codes.txt", "Cache-Control": "no-store"},
+        headers={"Content-Disposition": "attachment; filename=recovery-codes.txt", **NO_STORE},
     )
 
 
@@ -53,13 +56,13 @@ def regenerate_recovery_codes():
     form = RegenerateCodesForm()
     if not form.validate_on_submit():
         return render_template("profile/regenerate_codes.html", form=form)
-    session[NEW_RECOVERY_CODES] = recovery.generate(current_user)
+    recovery.show_once(recovery.generate(current_user))
     events.record(events.RECOVERY_CODES_GENERATED, current_user, commit=False)
     db.session.commit()
     return redirect(url_for("profile.recovery_codes"))
 
 
-@bp.route("/devices/<int:device_id>/forget", methods=["POST"])
+@bp.route("/devices/<int(max=2147483647):device_id>/forget", methods=["POST"])
 @login_required
 def forget_device(device_id):
     """Forget one remembered browser."""
@@ -108,9 +111,6 @@ def delete_account():
     if not form.validate_on_submit():
         return render_template("profile/delete.html", form=form), 400 if form.errors else 200
     user = current_user._get_current_object()
-    events.record(events.ACCOUNT_DELETED, user, store=False)
     end_session()
-    db.session.delete(user)
-    db.session.commit()
-    flash("Your account is deleted.", "info")
-    return redirect(url_for("auth.login"))
+    accounts.delete_account(user)
+    return to_login("account-deleted")

@@ -1,12 +1,11 @@
-from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, SubmitField
 from wtforms.validators import InputRequired, Length, ValidationError
 
-from app.forms import new_password_field, repeat_password_field
+from app.forms import AppForm, new_password_field, repeat_password_field
 from app.phones import InvalidPhone, country_choices, parse_phone
 
 
-class PhoneForm(FlaskForm):
+class PhoneForm(AppForm):
     country = SelectField("Country")
     phone = StringField(
         "Phone number",
@@ -28,25 +27,25 @@ class PhoneForm(FlaskForm):
             raise ValidationError(str(error)) from None
 
 
-class ConfirmDisableForm(FlaskForm):
+class ConfirmDisableForm(AppForm):
     submit = SubmitField("Disable 2FA")
 
 
-class RegenerateCodesForm(FlaskForm):
+class RegenerateCodesForm(AppForm):
     submit = SubmitField("Create new recovery codes")
 
 
-class SavedCodesForm(FlaskForm):
+class SavedCodesForm(AppForm):
     submit = SubmitField("I have saved these codes")
 
 
-class PasswordChangeForm(FlaskForm):
+class PasswordChangeForm(AppForm):
     password = new_password_field("New password")
     password2 = repeat_password_field()
     submit = SubmitField("Change password")
 
 
-class DeleteAccountForm(FlaskForm):
+class DeleteAccountForm(AppForm):
     username = StringField("Type your username to confirm", validators=[InputRequired()], render_kw={"autocomplete": "off"})
     submit = SubmitField("Delete my account")
 

@@ -19,7 +19,6 @@ from app.verification import VerificationError
 
 PENDING_PHONE = "enrol_phone"
 PENDING_PHONE_AT = "enrol_phone_at"
-NEW_RECOVERY_CODES = "new_recovery_codes"
 
 
 @bp.route("")
@@ -101,7 +100,7 @@ def change_phone():
 
 def confirm_page(phone):
     changing = current_user.two_factor_enabled
-    return CodePage("profile/confirm.html", phone, masked_phone=mask_phone(phone), changing=changing)
+    return CodePage("profile/confirm.html", phone, current_user, masked_phone=mask_phone(phone), changing=changing)
 
 
 def pending_phone_or_restart():
@@ -136,7 +135,7 @@ def confirm_2fa():
         flash("Your phone number is changed. Codes now go to the new number.", "success")
         return redirect(url_for("profile.index"))
     user.enable_two_factor(phone)
-    session[NEW_RECOVERY_CODES] = recovery.generate(user)
+    recovery.show_once(recovery.generate(user))
     events.record(events.TWO_FACTOR_ENABLED, user, detail=f"phone {mask_phone(phone)}", commit=False)
     events.record(events.RECOVERY_CODES_GENERATED, user, commit=False)
     db.session.commit()
@@ -174,11 +173,6 @@ def disable_2fa():
     refresh_login(user)
     flash("Two-factor authentication is off. Your other sessions have been logged out.", "warning")
     return redirect(url_for("profile.index"))
-
-
-@bp.app_context_processor
-def inject_action_form():
-    return {"logout_form": ActionForm()}
 
 
 from app.profile import account  # noqa: E402,F401  (recovery codes, devices, password, deletion)

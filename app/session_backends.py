@@ -1,0 +1,164 @@
+"""Where server-side sessions are kept: the app's database (default) or Redis.
+
+Each backend stores a session's data under the SHA-256 of its id, with its expiry and its user, and
+offers the same small set of atomic operations: an insert for a session started in this request,
+an update or a touch that only change a session that still exists, and deletes by id or by user.
+"""
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Optional
+
+import sqlalchemy as sa
+from flask.sessions import session_json_serializer
+
+from app.extensions import db
+from app.models import ServerSession, User
+
+
+@dataclass
+class Found:
+    data: dict
+    expires_at: datetime
+    user_id: Optional[int]
+    user: Any = None  # the User row, when the backend could load it with the session
+
+
+def encode(data):
+    return session_json_serializer.dumps(data)
+
+
+def decode(text):
+    data = session_json_serializer.loads(text)
+    return data if isinstance(data, dict) else {}
+
+
+class DatabaseBackend:
+    """The `sessions` table. The session and its user come back in one statement."""
+
+    def load(self, key, now):
+        row = db.session.execute(
+            sa.select(ServerSession.data, ServerSession.expires_at, ServerSession.user_id, User)
+            .outerjoin(User, User.id == ServerSession.user_id)
+            .where(ServerSession.id == key, ServerSession.expires_at > now)
+        ).first()
+        if row is None:
+            return None
+        return Found(decode(row.data.decode()), row.expires_at, row.user_id, row.User)
+
+    def insert(self, key, data, expires_at, user_id):
+        db.session.execute(sa.insert(ServerSession).values(
+            id=key, user_id=user_id, data=encode(data).encode(), expires_at=expires_at,
+        ))
+
+    def update(self, key, data, expires_at, user_id=None):
+        db.session.execute(
+            sa.update(ServerSession).where(ServerSession.id == key)
+            .values(data=encode(data).encode(), expires_at=expires_at)
+            .execution_options(synchronize_session=False)
+        )
+
+    def touch(self, key, expires_at):
+        db.session.execute(
+            sa.update(ServerSession).where(ServerSession.id == key)
+            .values(expires_at=expires_at).execution_options(synchronize_session=False)
+        )
+
+    def delete(self, key, user_id=None):
+        db.session.execute(
+            sa.delete(ServerSession).where(ServerSession.id == key).execution_options(synchronize_session=False)
+        )
+        db.session.commit()  # an ended session stays ended, whatever the rest of the request does
+
+    def delete_for_user(self, user_id, keep=None):
+        query = sa.delete(ServerSession).where(ServerSession.user_id == user_id)
+        if keep is not None:
+            query = query.where(ServerSession.id != keep)
+        ended = db.session.execute(query.execution_options(synchronize_session=False)).rowcount
+        db.session.commit()
+        return ended
+
+    def prune(self, now):
+        db.session.execute(
+            sa.delete(ServerSession).where(ServerSession.expires_at <= now)
+            .execution_options(synchronize_session=False)
+        )
+
+    def commit(self):
+        db.session.commit()
+
+
+class RedisBackend:
+    """`session:<key>` holds the data and its user, with the session's expiry as the key's TTL;
+    `user-sessions:<user id>` is the set of that user's session keys."""
+
+    def __init__(self, client):
+        self.redis = client
+
+    @staticmethod
+    def _key(key):
+        return f"session:{key}"
+
+    @staticmethod
+    def _user_key(user_id):
+        return f"user-sessions:{user_id}"
+
+    @staticmethod
+    def _ttl_ms(expires_at):
+        return max(1, int((expires_at - datetime.now(timezone.utc)).total_seconds() * 1000))
+
+    def load(self, key, now):
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.get(self._key(key))
+        pipe.pttl(self._key(key))
+        raw, ttl = pipe.execute()
+        if raw is None or ttl is None or ttl <= 0:
+            return None
+        stored = json.loads(raw)
+        return Found(decode(stored["data"]), now + timedelta(milliseconds=ttl), stored.get("user"))
+
+    def _value(self, data, user_id):
+        return json.dumps({"data": encode(data), "user": user_id})
+
+    def insert(self, key, data, expires_at, user_id):
+        ttl = self._ttl_ms(expires_at)
+        pipe = self.redis.pipeline()
+        pipe.set(self._key(key), self._value(data, user_id), px=ttl, nx=True)
+        if user_id is not None:
+            pipe.sadd(self._user_key(user_id), key)
+            # The index lives as long as the longest session it may list (30 days of remember-me).
+            pipe.expire(self._user_key(user_id), 31 * 24 * 3600)
+        pipe.execute()
+
+    def update(self, key, data, expires_at, user_id):
+        # XX: set only if the session still exists.
+        self.redis.set(self._key(key), self._value(data, user_id), px=self._ttl_ms(expires_at), xx=True)
+
+    def touch(self, key, expires_at):
+        self.redis.pexpire(self._key(key), self._ttl_ms(expires_at))  # a no-op once the key is gone
+
+    def delete(self, key, user_id=None):
+        pipe = self.redis.pipeline()
+        pipe.delete(self._key(key))
+        if user_id is not None:
+            pipe.srem(self._user_key(user_id), key)
+        pipe.execute()
+
+    def delete_for_user(self, user_id, keep=None):
+        index = self._user_key(user_id)
+        keys = [member.decode() for member in self.redis.smembers(index)]
+        doomed = [key for key in keys if key != keep]
+        if not doomed:
+            return 0
+        pipe = self.redis.pipeline()
+        for key in doomed:
+            pipe.delete(self._key(key))
+        pipe.srem(index, *doomed)
+        ended = sum(pipe.execute()[:-1])
+        return ended
+
+    def prune(self, now):
+        """Redis expires sessions by itself."""
+
+    def commit(self):
+        """Every Redis command is already applied."""
