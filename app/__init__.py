@@ -8,10 +8,11 @@ from flask import Flask, flash, redirect, render_template, request, session, url
 from flask_login import current_user
 from flask_talisman import Talisman
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import verification
+from app.body_limit import ChunkedBodyLimit
 from app.extensions import bootstrap, csrf, db, limiter, login_manager, migrate
 from app.session_store import session_interface
 from app.settings_check import check_production_settings
@@ -35,6 +36,7 @@ def create_app(config_class=None):
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -116,6 +118,11 @@ def register_errorhandlers(app):
     def verification_error(error):
         flash(error.message, "danger")
         return render_template("errors/error.html", error=None), error.status
+
+    @app.errorhandler(SecurityError)
+    def untrusted_host(error):
+        """A Host header outside TRUSTED_HOSTS: no URL can be built for it, so a page that needs none."""
+        return render_template("errors/bad_host.html"), 400
 
     @app.errorhandler(HTTPException)
     def http_error(error):
