@@ -51,6 +51,9 @@ def dummy_password_hash():
 
 class User(UserMixin, db.Model):
     __tablename__ = "users"
+    # Ids are never reused (SQLite would hand a deleted account's id to the next one, and with
+    # it that account's limits and anything else keyed by the id); PostgreSQL never reuses them.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     username: so.Mapped[str] = so.mapped_column(sa.String(32))

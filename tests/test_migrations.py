@@ -119,3 +119,30 @@ def test_migrated_schema_serves_the_app(migration_app):
     db.session.delete(found)
     db.session.commit()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(SecurityEvent)) == 0
+
+
+def test_accounts_survive_every_migration_and_ids_are_never_reused(migration_app):
+    """Rebuilding `users` (SQLite's way to alter a table) must not cascade into the tables that
+    refer to it; and a deleted account's id must not go to the next one."""
+    flask_migrate.upgrade(directory=MIGRATIONS, revision="6f1b0f0fce66")
+    with db.engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO users (username, username_key, password_hash, session_token, code_failures, created_at)"
+            " VALUES ('alice', 'alice', 'x', 'token-a', 0, '2026-01-01'), ('bob', 'bob', 'x', 'token-b', 0, '2026-01-01')"))
+        alice = conn.execute(sa.text("SELECT id FROM users WHERE username = 'alice'")).scalar_one()
+        conn.execute(sa.text("INSERT INTO recovery_codes (user_id, code_hash, salt, created_at) VALUES (:u, 'h', 's', '2026-01-01')"), {"u": alice})
+        conn.execute(sa.text("INSERT INTO security_events (user_id, kind, detail, ip, user_agent, created_at)"
+                             " VALUES (:u, 'signed_up', '', '', '', '2026-01-01')"), {"u": alice})
+    flask_migrate.upgrade(directory=MIGRATIONS)
+    with db.engine.begin() as conn:
+        counts = [conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
+                  for table in ("users", "recovery_codes", "security_events")]
+        assert counts == [2, 1, 1]
+        bob = conn.execute(sa.text("SELECT id FROM users WHERE username = 'bob'")).scalar_one()
+        conn.execute(sa.text("DELETE FROM users WHERE id = :u"), {"u": bob})
+        conn.execute(sa.text(
+            "INSERT INTO users (username, username_key, password_hash, session_token, code_failures, created_at)"
+            " VALUES ('carol', 'carol', 'x', 'token-c', 0, '2026-01-01')"))
+        carol = conn.execute(sa.text("SELECT id FROM users WHERE username = 'carol'")).scalar_one()
+    assert carol > bob
+    assert schema_diff() == []
