@@ -2,8 +2,10 @@
 
     queries      SQL statements per request along a whole journey (in-process)
     logins       a whole 2FA login: app CPU without the password hash; logins/s under gunicorn
+    profiles     cProfile of the login page and of a whole 2FA login (in-process)
     throughput   GET of the login page: this app against Flask-Security-Too and bare Flask (wrk)
     load_run     many people for a minute, then each worker's memory
+    brownout     Twilio hanging: the login page for others, and the wait for the 503 page
 
 A run: a temporary folder and databases, the fake Twilio Verify in this process, the schema made
 by `flask db upgrade`, 100 people with 2FA on; the same environment for every server
@@ -22,12 +24,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import harness, load_run, logins, people, queries, throughput
+from bench import brownout, harness, load_run, logins, people, profiles, queries, throughput
 from bench.harness import GUNICORN_CONF, ROOT, Run, log
 
-FIGURES = {"queries": queries, "logins": logins, "throughput": throughput, "load_run": load_run}
+FIGURES = {"queries": queries, "logins": logins, "profiles": profiles, "throughput": throughput,
+           "load_run": load_run, "brownout": brownout}
 QUICK = ("queries", "logins", "throughput")
-REPORT_ORDER = ("throughput", "logins", "queries", "load_run")
+REPORT_ORDER = ("throughput", "logins", "queries", "load_run", "brownout", "profiles")
 
 
 def server_model(env):
