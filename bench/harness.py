@@ -145,7 +145,7 @@ class Databases:
     def _create(self, name):
         from sqlalchemy.engine import make_url
 
-        database = f"bench_{name}_{os.getpid()}"
+        database = f"{make_url(self.postgres_url).database or 'sms2fa'}_{name}_{os.getpid()}"
         with self._admin() as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
             conn.execute(f'CREATE DATABASE "{database}"')
@@ -369,18 +369,19 @@ class Target:
         return {True: "met", False: "**missed**", None: "not measured"}[self.met]
 
 
+MEASURED_FILES = ("app", "migrations", "config.py", "main.py", "gunicorn.conf.py", "requirements.txt")
+
+
 def code_under_test():
-    """(short commit, subject, changed): the commit measured, and whether the measured files differ
-    from it (app/, migrations/, config.py, main.py, gunicorn.conf.py, requirements.txt)."""
+    """What was measured: {commit, subject, last_change, changed}: the commit checked out, the last
+    commit that changed the measured files, and whether they differ from it (uncommitted changes)."""
     def git(*args):
         done = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=30)
         return done.stdout.strip() if done.returncode == 0 else ""
 
-    commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    subject = git("log", "-1", "--format=%s")
-    changed = bool(git("status", "--porcelain", "--", "app", "migrations", "config.py", "main.py",
-                       "gunicorn.conf.py", "requirements.txt"))
-    return commit, subject, changed
+    return {"commit": git("rev-parse", "--short", "HEAD") or "unknown", "subject": git("log", "-1", "--format=%s"),
+            "last_change": git("log", "-1", "--format=%h %s", "--", *MEASURED_FILES),
+            "changed": bool(git("status", "--porcelain", "--", *MEASURED_FILES))}
 
 
 def machine():
@@ -436,8 +437,8 @@ each section says how busy the cores were. Compare runs made on the same machine
 """
 
 
-def render_results():
-    runs = load_runs()
+def render_results(runs=None):
+    runs = load_runs() if runs is None else runs
     lines = [RESULTS_INTRO, "## Targets by run", ""]
     names = []
     for run in runs:

@@ -160,7 +160,7 @@ def section(result):
         lines += [f"| {name} | {ms:.2f} | {ms / app_ms:.0%} |" for name, ms in p["packages"]]
         lines += ["", "| Top functions by cumulative time | cumulative ms | own ms | calls |",
                   "| --- | --- | --- | --- |"]
-        lines += [f"| `{name}` | {cum:.2f} | {own:.2f} | {calls:g} |" for name, cum, own, calls in p["functions"]]
+        lines += [f"| `{name}` | {cum:.2f} | {own:.2f} | {calls:.4g} |" for name, cum, own, calls in p["functions"]]
         lines += ["", "| Top functions by own time | own ms | calls |", "| --- | --- | --- |"]
-        lines += [f"| `{name}` | {own:.2f} | {calls:g} |" for name, own, calls in p["own"]]
+        lines += [f"| `{name}` | {own:.2f} | {calls:.4g} |" for name, own, calls in p["own"]]
     return lines

@@ -61,15 +61,17 @@ def make_app(run):
 
 
 def report(label, run, facts, results):
-    commit, subject, changed = facts["code"]
+    code = facts["code"]
     shown = [name for name in REPORT_ORDER if name in results]
     found = [target for name in shown for target in FIGURES[name].targets(results[name])]
     lines = [
-        f"## {label}: commit {commit}" + (" with uncommitted changes" if changed else ""),
+        f"## {label}: commit {code['commit']}" + (" with uncommitted changes" if code["changed"] else ""),
         "",
-        f"Commit {commit} ({subject}){', plus uncommitted changes to the measured files' if changed else ''}; "
-        f"measured {facts['started']:%Y-%m-%d %H:%M} UTC by `make bench{' QUICK=1' if run.quick else ''}` "
-        f"in {facts['took']:.0f} s.",
+        f"Commit {code['commit']} ({code['subject']}); the measured files ({', '.join(harness.MEASURED_FILES)}) "
+        f"as last changed by {code['last_change']}"
+        + (", plus uncommitted changes" if code["changed"] else "")
+        + f". Measured {facts['started']:%Y-%m-%d %H:%M} UTC by "
+        f"`make bench{' QUICK=1' if run.quick else ''}` in {facts['took']:.0f} s.",
         "",
         f"- Server: `gunicorn -c gunicorn.conf.py`, {facts['model']}; production settings, "
         f"{run.databases.kind}, server-side sessions in the database, rate limits raised out of the way, "
@@ -127,10 +129,8 @@ def main(argv=None):
         facts["took"] = time.monotonic() - clock
         text, found = report(args.label, run, facts, results)
         if keep_record:
-            commit, subject, changed = facts["code"]
-            harness.save_run(args.label, {"written": started.isoformat(timespec="seconds"), "commit": commit,
-                                          "subject": subject, "changed": changed, "targets": found,
-                                          "section": text})
+            harness.save_run(args.label, {"written": started.isoformat(timespec="seconds"), **facts["code"],
+                                          "targets": found, "section": text})
             log(f"kept bench/results/{args.label}.json and wrote bench/RESULTS.md")
         print(text)
     finally:
