@@ -425,7 +425,7 @@ Written by `make bench` from the records in `bench/results/` (one per label); ea
 run, labelled with the commit it measured. To reproduce on a quiet machine:
 
 ```sh
-make bench                 # every figure, about 9 minutes; this file's "latest" section
+make bench                 # every figure, about 7 minutes; this file's "latest" section
 make bench LABEL=after     # the same, kept as the "after" section (LABEL=before made the first one)
 make bench QUICK=1         # the headline ratios and in-process figures in about a minute; prints, writes nothing
 make bench POSTGRES=postgresql+psycopg://sms2fa:sms2fa@127.0.0.1:5432/postgres   # on PostgreSQL (role needs CREATEDB)

@@ -53,6 +53,8 @@ def make_app(run):
     harness.migrate(env, run.tmp / "migrate.log")
     os.environ.clear()
     os.environ.update(env)
+    # memory:// rate limits are the bench's choice (the limits are raised out of the way): no warning.
+    logging.getLogger("app.settings_check").setLevel(logging.ERROR)
     from app import create_app
 
     app = create_app()
