@@ -97,7 +97,6 @@ class Run:
             "RATELIMIT_STORAGE_URI": "memory://",
             "RATELIMIT_ALLOW_MEMORY": "1",  # the limits are raised out of the way anyway
             "WEB_CONCURRENCY": str(WORKERS),
-            "PYTHONDONTWRITEBYTECODE": "1",
             "NO_PROXY": "127.0.0.1,localhost",
             "no_proxy": "127.0.0.1,localhost",
             **RAISED_LIMITS,
@@ -429,11 +428,13 @@ make bench                 # every figure, about 7 minutes; this file's "latest"
 make bench LABEL=after     # the same, kept as the "after" section (LABEL=before made the first one)
 make bench QUICK=1         # the headline ratios and in-process figures in about a minute; prints, writes nothing
 make bench POSTGRES=postgresql+psycopg://sms2fa:sms2fa@127.0.0.1:5432/postgres   # on PostgreSQL (role needs CREATEDB)
+.venv/bin/python -m bench --only throughput,brownout   # some figures (see --help); prints, writes nothing
 ```
 
 The bench makes its own Flask-Security-Too environment in `bench/.venv-fst` on its first run (about a
 minute; delete that folder to rebuild it). Figures depend on the machine and on what else runs on it:
-each section says how busy the cores were. Compare runs made on the same machine.
+each section says how busy the cores were. The ratios are measured within one run, in alternating
+rounds; absolute figures (req/s, ms of CPU) compare across runs only when the machine was as busy in both.
 """
 
 
@@ -443,15 +444,15 @@ def render_results(runs=None):
     names = []
     for run in runs:
         names += [t["name"] for t in run["targets"] if t["name"] not in names]
-    lines.append("| Target | " + " | ".join(f"{run['label']} ({run['commit']})" for run in runs) + " |")
-    lines.append("| --- |" + " --- |" * len(runs))
+    lines.append("| Figure | Target | " + " | ".join(f"{run['label']} ({run['commit']})" for run in runs) + " |")
+    lines.append("| --- | --- |" + " --- |" * len(runs))
     for name in names:
         cells = []
         for run in runs:
             target = next((t for t in run["targets"] if t["name"] == name), None)
             cells.append(f"{target['figure']}: {Target(**target).verdict}" if target else "–")
         target_text = next(t["target"] for run in runs for t in run["targets"] if t["name"] == name)
-        lines.append(f"| {name} ({target_text}) | " + " | ".join(cells) + " |")
+        lines.append(f"| {name} | {target_text} | " + " | ".join(cells) + " |")
     for run in runs:
         lines += ["", run["section"].rstrip()]
     return "\n".join(lines) + "\n"

@@ -112,7 +112,7 @@ def test_results_show_before_first_and_every_run_with_its_verdicts():
     after = record("after", "2026-12-02T10:00:00+00:00", True, "1.60×")
     before = record("before", "2026-12-03T10:00:00+00:00", False, "0.50×")
     text = harness.render_results(sorted([after, before], key=lambda r: (r["label"] != "before", r["written"])))
-    assert "| Login page ratio (≥ 1.5×) | 0.50×: **missed** | 1.60×: met |" in text
+    assert "| Login page ratio | ≥ 1.5× | 0.50×: **missed** | 1.60×: met |" in text
     assert text.index("## before: section text") < text.index("## after: section text")
 
 
