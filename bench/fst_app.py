@@ -2,7 +2,8 @@
 
 Runs only in the bench's own virtual environment (bench/.venv-fst, made by bench/fst.py), never in
 the app's: it imports nothing from app/. Settings come from the environment the bench gives every
-server (SECRET_KEY) plus BENCH_FST_DATABASE_URL and SECURITY_PASSWORD_SALT.
+server (SECRET_KEY) plus BENCH_FST_DATABASE_URL, SECURITY_PASSWORD_SALT and SECURITY_TOTP_SECRET
+(bench/fst.py sets them).
 
     python -m bench.fst_app setup   creates the tables and one person with SMS two-factor on, then
                                     logs that person in with password and code to prove it works

@@ -82,7 +82,7 @@ def report(label, run, facts, results):
         f"{facts['background']:.0%} busy; each figure says how busy they were during it.",
         f"- {harness.versions()}.",
         "",
-        "| Target | Figure | Target | Verdict |",
+        "| Figure | Result | Target | Verdict |",
         "| --- | --- | --- | --- |",
     ]
     lines += [f"| {t.name} | {t.figure} | {t.target} | {t.verdict} |" for t in found]
