@@ -22,6 +22,7 @@ TOP, TOP_OWN = 15, 10
 WRAPPER_FILES = ("flask/app.py", "flask/ctx.py", "jinja2/runtime.py", "jinja2/environment.py")
 STDLIB = Path(sysconfig.get_paths()["stdlib"]).resolve()
 HARNESS_FILES = ("werkzeug/test.py", "flask/testing.py")
+ADDRESS = re.compile(r" at 0x[0-9a-f]+")  # `<built-in method __new__ of type object at 0x7f...>`
 C_MODULE = re.compile(r"of '(\w+)\.|method (\w+)\.|function (\w+)\.")
 
 
@@ -49,7 +50,7 @@ def where(func):
 def short(func):
     filename, line, name = func
     if filename == "~":
-        return name
+        return ADDRESS.sub("", name)
     text = Path(filename).as_posix()
     for marker in ("site-packages/", f"{ROOT.as_posix()}/", f"{STDLIB.as_posix()}/"):
         if marker in text:
