@@ -28,8 +28,11 @@ run: migrate
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# QUICK=1: the headline ratios in about a minute. LABEL=after: keep the run as bench/results/after.json.
+# POSTGRES=postgresql+psycopg://user:pass@127.0.0.1:5432/postgres: on PostgreSQL (the role needs CREATEDB).
 bench: install
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(if $(filter 1 yes true,$(QUICK)),--quick) $(if $(LABEL),--label $(LABEL)) \
+		$(if $(POSTGRES),--postgres $(POSTGRES))
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis test-artifacts

@@ -1,1 +1,1 @@
-"""`make bench`: the app under gunicorn against a bare Flask baseline, with the fake Twilio Verify."""
+"""`make bench`: this app under its production server, measured figure by figure (see bench/run.py)."""
