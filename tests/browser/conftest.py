@@ -6,7 +6,11 @@ so without Chromium it is skipped with the reason (and fails when CI=true).
 
 `Person` does what someone in front of the browser does, finding fields by their labels and
 buttons by their names. After each step it saves a screenshot under test-artifacts/browser/ and
-checks the page's accessibility basics (`check_page`).
+checks the page: its accessibility basics (`check_page`) and axe-core's rules (`check_axe`), with
+zero violations allowed. Screenshots are taken 375 and 1280 px wide.
+
+axe-core is injected through Playwright's evaluate, which the app's CSP does not block, so the
+contexts keep the CSP on and the app's own scripts are tested under it.
 """
 import re
 import shutil
@@ -15,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 from werkzeug.serving import make_server
 
@@ -22,6 +27,8 @@ from tests.conftest import CHROMIUM, PASSWORD, PHONE, build_app, dispose_app, ma
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 MOBILE = {"width": 375, "height": 812}
+DESKTOP = {"width": 1280, "height": 800}
+AXE = Axe()
 
 CHROMIUM_ARGS = [
     "--no-sandbox",  # the tests run as root
@@ -49,7 +56,8 @@ def base_url():
 
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
-    return {**browser_context_args, "viewport": MOBILE, "locale": "en-GB"}
+    # Reduced motion: no colour transitions half-way through when a screenshot or axe looks.
+    return {**browser_context_args, "viewport": MOBILE, "locale": "en-GB", "reduced_motion": "reduce"}
 
 
 class LiveServer:
@@ -158,6 +166,43 @@ def check_page(page: Page):
     return result["errors"]
 
 
+def check_axe(page: Page):
+    """axe-core's rules (WCAG 2 A/AA and best practices) on the page as it is: no violations."""
+    results = AXE.run(page).response
+    assert results.get("testEngine", {}).get("name") == "axe-core", "axe-core did not run"
+    violations = [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:5]}"
+        for v in results["violations"]
+    ]
+    assert violations == [], f"{page.url}: {violations}"
+
+
+def check_axe_as_served(page: Page):
+    """axe-core needs scripts, which never finish in a context that has them off: the page is
+    checked in a twin with scripts on, fed the same HTML at the same address, with the app's own
+    scripts blocked so the document stays as a browser without JavaScript shows it."""
+    html = page.content()
+    twin_context = page.context.browser.new_context(viewport=page.viewport_size, reduced_motion="reduce")
+    try:
+        twin_context.route("**/static/*.js", lambda route: route.abort())
+        twin = twin_context.new_page()
+        twin.route(lambda url: url == page.url,
+                   lambda route: route.fulfill(body=html, content_type="text/html; charset=utf-8"))
+        twin.goto(page.url)
+        check_axe(twin)
+    finally:
+        twin_context.close()
+
+
+def snap_both_widths(page: Page, folder: Path, name, scripts=True):
+    """Screenshots at phone and desktop widths, axe at both; the page is left phone-sized."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for label, size in (("1280", DESKTOP), ("375", MOBILE)):
+        page.set_viewport_size(size)
+        page.screenshot(path=str(folder / f"{name}-{label}.png"), full_page=True)
+        (check_axe if scripts else check_axe_as_served)(page)
+
+
 def slug(text):
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
@@ -166,8 +211,9 @@ class Person:
     """Someone at the browser. Each method is one step a person takes, ending in a screenshot
     and the page checks; add a method here for each new feature's step."""
 
-    def __init__(self, page: Page, server: LiveServer, fake, folder: Path, username="alice"):
+    def __init__(self, page: Page, server: LiveServer, fake, folder: Path, username="alice", scripts=True):
         self.page, self.server, self.fake = page, server, fake
+        self.scripts = scripts  # False when the page's context has JavaScript off
         self.folder = folder
         self.username = username
         self.steps = 0
@@ -178,8 +224,7 @@ class Person:
     def snap(self, name, field_errors=0):
         """Screenshot and page checks after a step."""
         self.steps += 1
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(self.folder / f"{self.steps:02d}-{slug(name)}.png"), full_page=True)
+        snap_both_widths(self.page, self.folder, f"{self.steps:02d}-{slug(name)}", self.scripts)
         assert check_page(self.page) == field_errors, f"{name}: field errors shown"
 
     def open(self, path):
@@ -395,7 +440,7 @@ def person_factory(live_server, fake, request):
     folder = ARTIFACTS / slug(request.node.name)
     shutil.rmtree(folder, ignore_errors=True)
 
-    def make(page, username="alice", subfolder=""):
-        return Person(page, live_server, fake, folder / subfolder if subfolder else folder, username)
+    def make(page, username="alice", subfolder="", scripts=True):
+        return Person(page, live_server, fake, folder / subfolder if subfolder else folder, username, scripts)
 
     return make

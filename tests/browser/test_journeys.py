@@ -53,7 +53,7 @@ def test_core_journey_without_javascript(new_context, person_factory):
     page = new_context(java_script_enabled=False).new_page()
     page.set_content("<title>before</title><script>document.title = 'scripts ran'</script>")
     assert page.title() == "before"  # page scripts are really off in this context
-    person = person_factory(page)
+    person = person_factory(page, scripts=False)
     person.sign_up()
     person.enable_2fa()
     person.log_out()
