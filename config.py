@@ -96,6 +96,9 @@ class Config:
     PASSWORD_HASH_METHOD = "scrypt"
     RECOVERY_CODE_SCRYPT_N = 2**14
 
+    # The largest form here is well under 1 kB; anything past this gets the 413 page unread.
+    MAX_CONTENT_LENGTH = 64 * 1024
+
     BOOTSTRAP_SERVE_LOCAL = True
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the server-side session
     FORCE_HTTPS = False

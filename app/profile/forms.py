@@ -10,7 +10,7 @@ class PhoneForm(FlaskForm):
     country = SelectField("Country")
     phone = StringField(
         "Phone number",
-        validators=[InputRequired(), Length(max=32)],
+        validators=[InputRequired("Enter your phone number."), Length(max=32, message="A phone number is at most 32 characters.")],
         render_kw={"autocomplete": "tel-national", "inputmode": "tel"},
         description="Your mobile number, national or international (+...).",
     )
@@ -41,13 +41,17 @@ class SavedCodesForm(FlaskForm):
 
 
 class PasswordChangeForm(FlaskForm):
-    password = new_password_field("New password")
+    password = new_password_field("New password", required="Enter a new password.")
     password2 = repeat_password_field()
     submit = SubmitField("Change password")
 
 
 class DeleteAccountForm(FlaskForm):
-    username = StringField("Type your username to confirm", validators=[InputRequired()], render_kw={"autocomplete": "off"})
+    username = StringField(
+        "Type your username to confirm",
+        validators=[InputRequired("Type your username to confirm.")],
+        render_kw={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"},
+    )
     submit = SubmitField("Delete my account")
 
     def __init__(self, expected_username, *args, **kwargs):

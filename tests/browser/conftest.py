@@ -88,11 +88,12 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_server(fake, tmp_path):
+def live_server(fake, tmp_path, app_overrides):
     """On the suite's PostgreSQL when it runs on one, else on a temporary SQLite file (the
-    default in-memory SQLite would give each server thread a database of its own)."""
+    default in-memory SQLite would give each server thread a database of its own). Settings from
+    `@pytest.mark.app_settings(...)` apply, as for the `app` fixture."""
     database = postgres_url() or f"sqlite:///{tmp_path / 'live.db'}"
-    app = build_app(make_config(fake, SQLALCHEMY_DATABASE_URI=database))
+    app = build_app(make_config(fake, **{"SQLALCHEMY_DATABASE_URI": database, **app_overrides}))
     with LiveServer(app) as server:
         yield server
     dispose_app(app)
@@ -117,7 +118,9 @@ def sudo_clock(monkeypatch):
     return clock
 
 
-# Accessibility basics, run on every page a Person sees.
+# Accessibility basics, run on every page a Person sees: labels, one h1 that is also the title
+# ("Error: " first after a failed submit, with an error summary before the h1), errors tied to
+# their fields, no sideways scrolling.
 PAGE_CHECKS = """() => {
   const problems = [];
   const visible = el => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
@@ -150,6 +153,13 @@ PAGE_CHECKS = """() => {
     if (!ids.some(id => document.getElementById(id)?.classList.contains("invalid-feedback")))
       problems.push(`${el.name} is invalid but no error describes it`);
   }
+  const heading = document.querySelector("h1");
+  const summary = document.querySelector("[data-error-summary]");
+  const title = (summary ? "Error: " : "") + text(heading);
+  if (document.title !== title) problems.push(`title "${document.title}" is not "${title}"`);
+  if (errors.length && !summary) problems.push("field errors but no error summary");
+  if (summary && heading && !(summary.compareDocumentPosition(heading) & Node.DOCUMENT_POSITION_FOLLOWING))
+    problems.push("the error summary does not come before the h1");
   if (!document.documentElement.lang) problems.push("html has no lang");
   if (!document.title.trim()) problems.push("the page has no title");
   const width = document.documentElement.scrollWidth;
@@ -249,6 +259,10 @@ class Person:
         expect(self.page).to_have_url(re.compile(re.escape(self.server.url + path) + r"(\?.*)?$"))
         expect(self.heading()).to_have_text(re.compile(heading, re.IGNORECASE))
 
+    def at_profile(self):
+        self.at("/profile", "^Your profile$")
+        expect(self.page.get_by_text(f"You are logged in as {self.username}.", exact=True)).to_be_visible()
+
     def alert(self):
         return self.page.get_by_role("alert")
 
@@ -260,7 +274,7 @@ class Person:
         self.page.get_by_label("Password", exact=True).fill(password)
         self.page.get_by_label("Repeat password").fill(password)
         self.submit("Sign up", 200)
-        self.at("/profile", f"Hello, {self.username}")
+        self.at_profile()
         expect(self.alert()).to_contain_text("Your account is ready")
         self.snap("signed up")
 
@@ -278,7 +292,7 @@ class Person:
         self.submit("Verify", 200)
         expect(self.alert()).to_contain_text("Two-factor authentication is on")
         self.save_recovery_codes()
-        self.at("/profile", f"Hello, {self.username}")
+        self.at_profile()
         expect(self.page.get_by_text("+44 ••• ••• •456", exact=True)).to_be_visible()
         expect(self.page.get_by_text("You have 10 recovery codes left.")).to_be_visible()
         self.snap("2fa on")
@@ -306,7 +320,7 @@ class Person:
         self.page.get_by_label("Recovery code").fill(code)
         if accepted:
             self.submit("Log in", 200)
-            self.at("/profile", f"Hello, {self.username}")
+            self.at_profile()
             expect(self.alert()).to_contain_text("You are logged in with a recovery code")
             self.snap("logged in with a recovery code")
         else:
@@ -345,7 +359,7 @@ class Person:
         self.snap("code sent to the new number")
         self.page.get_by_label("Verification code").fill(self.fake.last_code(new_phone))
         self.submit("Verify", 200)
-        self.at("/profile", f"Hello, {self.username}")
+        self.at_profile()
         expect(self.alert()).to_contain_text("Your phone number is changed")
         if masked:
             expect(self.page.get_by_text(masked, exact=True)).to_be_visible()
@@ -368,7 +382,7 @@ class Person:
             expect(self.page.get_by_label("Verification code")).to_be_visible()
             self.snap("password accepted, code asked")
         else:
-            self.at("/profile", f"Hello, {self.username}")
+            self.at_profile()
             assert self.fake.sends[sends:] == [], "no code is sent when none is asked"
             self.snap("logged in")
 
@@ -388,7 +402,7 @@ class Person:
         if remember_browser:
             self.page.get_by_label("Don't ask for a code on this browser for 30 days").check()
         self.submit("Verify", 200)
-        self.at("/profile", f"Hello, {self.username}")
+        self.at_profile()
         self.snap("code accepted")
 
     def resend_code(self, phone=PHONE):
@@ -429,7 +443,7 @@ class Person:
         self.at("/profile/2fa/disable", "two-factor|2FA")
         self.snap("confirm disabling")
         self.submit("Disable 2FA", 200)
-        self.at("/profile", f"Hello, {self.username}")
+        self.at_profile()
         expect(self.page.get_by_role("link", name="Enable 2FA")).to_be_visible()
         self.snap("2fa off")
 
