@@ -231,6 +231,14 @@ def test_error_pages(page, person_factory, live_server, monkeypatch):
     expect(person.heading()).to_have_text("What you sent is too large")
     person.snap("413 page")
 
+    person.open("/auth/login")
+    page.context.clear_cookies()  # the session, and with it the form's token, is gone
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill(PASSWORD)
+    person.submit("Log in", 400)
+    expect(person.heading()).to_have_text("Your form expired")
+    person.snap("expired form page")
+
     def store_down(*args, **kwargs):
         raise ConnectionError("session store unreachable")
 
@@ -254,3 +262,17 @@ def test_too_many_logins_leave_the_form_usable(page, person_factory):
     expect(page.get_by_label("Password")).to_have_value("")
     expect(page.get_by_role("button", name="Log in", exact=True)).to_be_enabled()
     person.snap("too many logins")
+
+
+@pytest.mark.app_settings(LOGIN_LIMIT_PER_USERNAME="2/hour")
+def test_too_many_attempts_elsewhere(page, person_factory):
+    """Re-authentication shares the login's per-username budget; past it, the 429 page."""
+    person = person_factory(page)
+    person.sign_up()
+    person.open("/auth/reauthenticate")
+    for status in (401, 401, 429):
+        page.get_by_label("Password").fill("wrong password")
+        person.submit("Confirm", status)
+    expect(person.heading()).to_have_text("Too many attempts")
+    expect(page.get_by_text(re.compile(r"Please try again in 6[01] minutes\."))).to_be_visible()
+    person.snap("429 page")
