@@ -1,18 +1,16 @@
 """The application factory."""
 import logging
-import math
 import time
 from pathlib import Path
 
-from flask import Flask, flash, redirect, render_template, request, session, url_for
+from flask import Flask, redirect, session, url_for
 from flask_login import current_user
 from flask_talisman import Talisman
-from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import verification
 from app.body_limit import ChunkedBodyLimit
+from app.errors import register_errorhandlers
 from app.extensions import bootstrap, csrf, db, limiter, login_manager, migrate
 from app.session_store import session_interface
 from app.settings_check import check_production_settings
@@ -90,49 +88,6 @@ def register_blueprints(app):
     def index():
         """Home: the profile when logged in, else the login page."""
         return redirect(url_for("profile.index" if current_user.is_authenticated else "auth.login"))
-
-
-def register_errorhandlers(app):
-    from app.verification import VerificationError
-
-    @app.errorhandler(CSRFError)
-    def csrf_error(error):
-        flash("Your form expired or was sent from another site. Please try again.", "warning")
-        return render_template("errors/error.html", error=error), 400
-
-    @app.errorhandler(429)
-    def too_many_requests(error):
-        retry_after = dict(error.get_headers()).get("Retry-After")
-        limit = getattr(error, "limit", None) and limiter.current_limit
-        if retry_after is None and limit is not None:
-            retry_after = str(max(1, math.ceil(limit.reset_at - time.time())))
-        # A limit with a sentence of its own (e.g. too many logins for one account) says it.
-        message = getattr(getattr(error, "limit", None), "error_message", None)
-        body = render_template("errors/429.html", retry_after=retry_after, message=message)
-        response = app.make_response((body, 429))
-        if retry_after:
-            response.headers["Retry-After"] = retry_after
-        return response
-
-    @app.errorhandler(VerificationError)
-    def verification_error(error):
-        flash(error.message, "danger")
-        return render_template("errors/error.html", error=None), error.status
-
-    @app.errorhandler(SecurityError)
-    def untrusted_host(error):
-        """A Host header outside TRUSTED_HOSTS: no URL can be built for it, so a page that needs none."""
-        return render_template("errors/bad_host.html"), 400
-
-    @app.errorhandler(HTTPException)
-    def http_error(error):
-        return render_template("errors/error.html", error=error), error.code
-
-    @app.errorhandler(Exception)
-    def unexpected_error(error):
-        app.logger.exception("Unhandled error on %s %s", request.method, request.path)
-        db.session.rollback()
-        return render_template("errors/500.html"), 500
 
 
 def register_session_rules(app):

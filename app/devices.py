@@ -47,8 +47,8 @@ def remember(user, response):
     )
 
 
-def recognised(user):
-    """The user's trusted device row for this browser's cookie, or None."""
+def _cookie_token(user):
+    """The token in this browser's cookie when the cookie is valid and is `user`'s, else None."""
     raw = request.cookies.get(cookie_name())
     if not raw:
         return None
@@ -57,7 +57,13 @@ def recognised(user):
         user_id, token = int(data["user"]), str(data["token"])
     except (BadSignature, KeyError, TypeError, ValueError):
         return None
-    if user_id != user.id:
+    return token if user_id == user.id else None
+
+
+def recognised(user):
+    """The user's trusted device row for this browser's cookie, or None."""
+    token = _cookie_token(user)
+    if token is None:
         return None
     device = db.session.scalar(
         sa.select(TrustedDevice).where(TrustedDevice.user_id == user.id, TrustedDevice.token_hash == _hash(token))
@@ -68,6 +74,13 @@ def recognised(user):
     device.ip = client_ip()[:45]
     db.session.commit()
     return device
+
+
+def this_browser(user, devices):
+    """The id of the one in `devices` that is this browser, without touching it; else None."""
+    token = _cookie_token(user)
+    token_hash = _hash(token) if token else None
+    return next((device.id for device in devices if device.token_hash == token_hash), None)
 
 
 def listed(user):

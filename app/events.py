@@ -35,27 +35,29 @@ TWO_FACTOR_RESET = "2fa_reset_by_admin"
 ACCOUNT_DELETED = "account_deleted"
 NEW_NETWORK = "new_network"
 
+# What the profile shows for each kind, in the words used everywhere else: "code", "browser",
+# "two-factor authentication (2FA)". The detail, when there is one, follows in brackets.
 DESCRIPTIONS = {
     SIGNED_UP: "Account created",
     LOGIN_SUCCEEDED: "Logged in",
-    LOGIN_FAILED: "Failed login",
-    PASSWORD_VERIFIED: "Password accepted, code step pending",
-    CODE_SENT: "Verification code sent",
-    CODE_FAILED: "Incorrect verification code",
-    CODE_STEP_LOCKED: "Code step locked after too many incorrect codes",
-    TWO_FACTOR_ENABLED: "Two-factor authentication turned on",
-    TWO_FACTOR_DISABLED: "Two-factor authentication turned off",
-    REAUTHENTICATED: "Identity confirmed for a sensitive change",
+    LOGIN_FAILED: "Wrong password entered",
+    PASSWORD_VERIFIED: "Password entered, then asked for a code",
+    CODE_SENT: "Code sent",
+    CODE_FAILED: "Wrong code entered",
+    CODE_STEP_LOCKED: "Too many wrong codes: logging in was paused for a while",
+    TWO_FACTOR_ENABLED: "Two-factor authentication (2FA) turned on",
+    TWO_FACTOR_DISABLED: "Two-factor authentication (2FA) turned off",
+    REAUTHENTICATED: "Confirmed it's you before a change to your security settings",
     LOGGED_OUT: "Logged out",
-    SESSIONS_REVOKED: "Other sessions ended",
+    SESSIONS_REVOKED: "Logged out on your other browsers",
     RECOVERY_CODE_USED: "Logged in with a recovery code",
-    RECOVERY_CODE_FAILED: "Incorrect recovery code",
-    RECOVERY_CODES_GENERATED: "New recovery codes created",
+    RECOVERY_CODE_FAILED: "Wrong recovery code entered",
+    RECOVERY_CODES_GENERATED: "New recovery codes created; the old ones stopped working",
     PHONE_CHANGED: "Phone number changed",
     PASSWORD_CHANGED: "Password changed",
-    DEVICE_TRUSTED: "Browser remembered for 30 days",
+    DEVICE_TRUSTED: "Browser remembered: it won't be asked for a code",
     DEVICE_FORGOTTEN: "Remembered browser forgotten",
-    TWO_FACTOR_RESET: "Two-factor authentication reset by an administrator",
+    TWO_FACTOR_RESET: "Two-factor authentication (2FA) turned off by an administrator",
     NEW_NETWORK: "Signed in from a new network",
 }
 

@@ -1,4 +1,5 @@
-"""The base form and the fields shared by both blueprints."""
+"""The base form and the fields shared by both blueprints. Each message says what to do, each rule
+is a hint first."""
 import re
 
 from flask import current_app
@@ -26,11 +27,19 @@ class AppForm(FlaskForm):
         return not unprintable and super().validate(extra_validators)
 
 
+PASSWORD_MIN, PASSWORD_MAX = 8, 128
+PASSWORD_HINT = f"At least {PASSWORD_MIN} characters."
 
-def new_password_field(label="Password"):
+
+def new_password_field(label="Password", required="Enter a password."):
     return PasswordField(
         label,
-        validators=[InputRequired(), Length(min=8, max=128, message="Use 8 to 128 characters.")],
+        validators=[
+            InputRequired(required),
+            Length(min=PASSWORD_MIN, message=f"Your password must be at least {PASSWORD_MIN} characters."),
+            Length(max=PASSWORD_MAX, message=f"Your password must be {PASSWORD_MAX} characters or fewer."),
+        ],
+        description=PASSWORD_HINT,
         render_kw={"autocomplete": "new-password"},
     )
 
@@ -38,7 +47,7 @@ def new_password_field(label="Password"):
 def repeat_password_field():
     return PasswordField(
         "Repeat password",
-        validators=[InputRequired(), EqualTo("password", message="The passwords don't match.")],
+        validators=[InputRequired("Type the password again."), EqualTo("password", message="The passwords don't match.")],
         render_kw={"autocomplete": "new-password"},
     )
 

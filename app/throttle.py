@@ -15,6 +15,7 @@ from limits.strategies import FixedWindowRateLimiter
 from werkzeug.exceptions import TooManyRequests
 
 from app.extensions import limiter
+from app.waits import wait_in_words
 
 
 class Throttled(TooManyRequests):
@@ -23,15 +24,6 @@ class Throttled(TooManyRequests):
     def __init__(self, message, retry_after):
         self.retry_after_seconds = max(1, math.ceil(retry_after))
         super().__init__(description=message, retry_after=self.retry_after_seconds)
-
-
-def in_words(seconds):
-    """`30 seconds`, `2 minutes`: minutes once a wait is over 90 seconds."""
-    seconds = max(1, math.ceil(seconds))
-    if seconds <= 90:
-        return f"{seconds} second{'' if seconds == 1 else 's'}"
-    minutes = math.ceil(seconds / 60)
-    return f"{minutes} minutes"
 
 
 def strategy():
@@ -70,7 +62,7 @@ def take(checks, message):
             if not allowed:
                 wait = limits.get_window_stats(item, *key).reset_time - time.time()
                 Taken(hits).refund()
-                raise Throttled(message(in_words(wait)), wait)
+                raise Throttled(message(wait_in_words(wait)), wait)
     return Taken(hits)
 
 

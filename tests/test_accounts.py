@@ -37,14 +37,15 @@ def test_register_logs_in_and_stores_the_user(app, auth, client):
 
 
 @pytest.mark.parametrize(("username", "password", "password2", "message"), [
-    ("ab", PASSWORD, PASSWORD, "Field must be between 3 and 32 characters long."),
-    ("a" * 33, PASSWORD, PASSWORD, "Field must be between 3 and 32 characters long."),
-    ("", PASSWORD, PASSWORD, "This field is required."),
-    ("alice smith", PASSWORD, PASSWORD, "Use letters, digits, dots, dashes and underscores."),
-    ("<script>", PASSWORD, PASSWORD, "Use letters, digits, dots, dashes and underscores."),
-    ("alice", "short", "short", "Use 8 to 128 characters."),
-    ("alice", "1234567", "1234567", "Use 8 to 128 characters."),
-    ("alice", "x" * 129, "x" * 129, "Use 8 to 128 characters."),
+    ("ab", PASSWORD, PASSWORD, "Your username must be 3 to 32 characters."),
+    ("a" * 33, PASSWORD, PASSWORD, "Your username must be 3 to 32 characters."),
+    ("", PASSWORD, PASSWORD, "Enter a username."),
+    ("alice smith", PASSWORD, PASSWORD, "Your username can only have letters, digits, dots (.), dashes (-) and underscores (_)."),
+    ("<script>", PASSWORD, PASSWORD, "Your username can only have letters, digits, dots (.), dashes (-) and underscores (_)."),
+    ("alice", "", "", "Enter a password."),
+    ("alice", "short", "short", "Your password must be at least 8 characters."),
+    ("alice", "1234567", "1234567", "Your password must be at least 8 characters."),
+    ("alice", "x" * 129, "x" * 129, "Your password must be 128 characters or fewer."),
     ("alice", PASSWORD, PASSWORD + "!", "The passwords don't match."),
 ])
 def test_register_validation(app, auth, client, username, password, password2, message):
@@ -131,7 +132,7 @@ def test_login_success(alice, auth, client, username):
     response = auth.login(username)
     assert response.status_code == 302
     assert response.headers["Location"] == "/profile"
-    assert "Hello, alice" in text(client.get("/profile"))
+    assert "You are logged in as alice." in text(client.get("/profile"))
 
 
 def anonymised(response, username):
@@ -160,15 +161,16 @@ def test_unknown_user_and_wrong_password_look_the_same(alice, auth):
     assert anonymised(wrong_password, "alice") == anonymised(unknown_user, "mallory")
 
 
-@pytest.mark.parametrize(("data", "status"), [
-    ({"username": "", "password": PASSWORD}, 400),
-    ({"username": "alice", "password": ""}, 400),
-    ({}, 400),
+@pytest.mark.parametrize(("data", "messages"), [
+    ({"username": "", "password": PASSWORD}, ["Enter your username."]),
+    ({"username": "alice", "password": ""}, ["Enter your password."]),
+    ({}, ["Enter your username.", "Enter your password."]),
 ])
-def test_login_form_validation(alice, auth, client, data, status):
+def test_login_form_validation(alice, auth, client, data, messages):
     response = auth.post("/auth/login", data)
-    assert response.status_code == status
-    assert "This field is required." in text(response)
+    assert response.status_code == 400
+    for message in messages:
+        assert message in text(response)
     assert not logged_in(client)
 
 

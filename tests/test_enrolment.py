@@ -81,8 +81,8 @@ def test_enrol_national_and_international_numbers(alice, app, auth, client, fake
     ("GB", "07400 123", "This phone number is not valid."),
     ("US", PHONE_NATIONAL, "This phone number is not valid."),
     ("GB", "call me", "This doesn't look like a phone number."),
-    ("GB", "", "This field is required."),
-    ("GB", "0" * 33, "Field cannot be longer than 32 characters."),
+    ("GB", "", "Enter your phone number."),
+    ("GB", "0" * 33, "A phone number is at most 32 characters."),
     ("XX", PHONE_NATIONAL, "Not a valid choice."),
 ])
 def test_invalid_numbers_are_refused_and_nothing_is_sent(alice, app, auth, client, fake, country, number, message):

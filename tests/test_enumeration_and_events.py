@@ -132,9 +132,9 @@ def test_security_events_are_stored_with_ip_and_short_user_agent(app, person, fa
     sent = [detail for kind, _, _, detail in rows if kind == "code_sent"]
     assert all("+44 ••• ••• •456" in detail for detail in sent), sent
     # The person sees them on the profile, failed codes included.
-    profile = page_text(person.client.get("/profile"))
-    for description in ("Incorrect verification code", "Failed login", "Two-factor authentication turned on",
-                        "Two-factor authentication turned off", "Chrome on Linux", IP):
+    profile = page_text(person.client.get("/profile?events=more"))
+    for description in ("Wrong code entered", "Wrong password entered", "Two-factor authentication (2FA) turned on",
+                        "Two-factor authentication (2FA) turned off", "Chrome on Linux", IP):
         assert description in profile, description
 
 
@@ -182,7 +182,13 @@ def test_no_other_sessions_ended_is_not_recorded(app, auth):
     assert "sessions_revoked" not in [kind for kind, *_ in events_of(app)]
 
 
-def test_profile_shows_the_last_20_events(app, auth, client):
+def events_section(response):
+    text = page_text(response)
+    section = text[text.index('id="events-heading"'):]
+    return section[:section.index("</section>")]
+
+
+def test_profile_shows_the_last_10_events_and_more_on_request(app, auth, client):
     auth.register("alice")
     with app.app_context():
         user = User.by_username("alice")
@@ -193,12 +199,17 @@ def test_profile_shows_the_last_20_events(app, auth, client):
             for n in range(1, 26)
         )
         db.session.commit()
-    text = page_text(client.get("/profile"))
-    section = text[text.index('id="events-heading"'):]
-    section = section[:section.index("</section>")]
+    section = events_section(client.get("/profile"))
     shown = re.findall(r"marker-(\d\d)", section)
-    assert shown == [f"{n:02d}" for n in range(25, 5, -1)]  # newest first, 25 down to 6
-    assert len(re.findall(r"<tr>", section.split("<tbody>", 1)[1])) == 20
+    assert shown == [f"{n:02d}" for n in range(25, 15, -1)]  # newest first, 25 down to 16
+    assert len(re.findall(r'<li class="event">', section)) == 10
+    assert 'href="/profile?events=more#events-heading">Show more' in section
+    # "Show more" is a plain link: it works without JavaScript, and lists everything up to 50.
+    section = events_section(client.get("/profile?events=more"))
+    assert re.findall(r"marker-(\d\d)", section) == [f"{n:02d}" for n in range(25, 0, -1)]
+    assert "Account created" in section
+    assert len(re.findall(r'<li class="event">', section)) == 26
+    assert "Show more" not in section
 
 
 def test_event_log_lines_are_json_with_the_number_masked(app, person, fake, caplog):

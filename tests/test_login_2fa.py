@@ -85,7 +85,7 @@ def test_right_code_logs_in(at_code_step, auth, client):
     assert response.headers["Location"] == "/profile"
     profile = client.get("/profile")
     assert profile.status_code == 200
-    assert "You are logged in." in text(profile) and "Hello, alice" in text(profile)
+    assert "You are logged in." in text(profile) and "You are logged in as alice." in text(profile)
 
 
 def test_right_code_after_a_wrong_one(at_code_step, auth, client):
@@ -207,7 +207,7 @@ def test_extra_form_fields_do_not_change_the_number_checked(at_code_step, auth, 
     response = auth.post(f"/auth/verify?to={OTHER_PHONE}", {"code": at_code_step, **extra})
     assert response.status_code == 302
     assert [check["to"] for check in fake.checks] == [PHONE, PHONE]
-    assert "Hello, alice" in text(client.get("/profile"))
+    assert "You are logged in as alice." in text(client.get("/profile"))
 
 
 def test_a_code_sent_to_another_account_does_not_work(alice, app, auth, client, fake):

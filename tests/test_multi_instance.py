@@ -229,13 +229,13 @@ def test_login_password_on_a_code_on_b(a_and_b, fake):
     assert len([s for s in fake.sends if s["to"] == phone]) == 2
     # ... the pending login is visible on B, and the code typed there logs in.
     page = visitor.get(b.url + "/auth/verify")
-    assert page.status_code == 200 and "Enter your verification code" in page.text
+    assert page.status_code == 200 and "Enter your code" in page.text
     response = visitor.post_form(b.url + "/auth/verify", {"code": fake.last_code(phone)})
     assert response.status_code == 302, response.text
     assert response.headers["Location"] == "/profile"
     for instance in (a, b):
         profile = visitor.get(instance.url + "/profile")
-        assert profile.status_code == 200 and f"Hello, {username}" in profile.text
+        assert profile.status_code == 200 and f"You are logged in as {username}." in profile.text
 
 
 @on_two_servers
@@ -265,7 +265,7 @@ def test_logout_on_a_ends_the_session_on_b(a_and_b):
     visitor = Visitor()
     sign_up(visitor, b, username)
     logged_in_cookie = visitor.cookies[SESSION_COOKIE]
-    assert f"Hello, {username}" in visitor.get(a.url + "/profile").text
+    assert f"You are logged in as {username}." in visitor.get(a.url + "/profile").text
     store = redis.Redis.from_url(shared_redis_url())
     stored_as = "session:" + hashlib.sha256(logged_in_cookie.encode()).hexdigest()
     assert store.exists(stored_as)  # the instances keep sessions in Redis, under a hash of the id

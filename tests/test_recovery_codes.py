@@ -328,7 +328,7 @@ def test_every_use_and_every_wrong_code_is_a_security_event(app, auth, client):
     assert not any(codes[3] in detail or "abcd" in detail for _, detail in events)
     page = page_text(client.get("/profile"))
     assert "Logged in with a recovery code" in page
-    assert "Incorrect recovery code" in page
+    assert "Wrong recovery code entered" in page
 
 
 # -- Wrong codes are limited like wrong text-message codes ---------------------------------------

@@ -136,7 +136,7 @@ def test_remembered_browser_skips_the_code_and_is_listed(app, auth, client):
     remembered_alice(auth)
     auth.logout()
     assert_code_skipped(auth)
-    assert ("login_succeeded", "on a remembered device") in event_kinds(app)
+    assert ("login_succeeded", "on a remembered browser") in event_kinds(app)
     page = page_text(client.get("/profile"))
     assert "Remembered browsers" in page
     assert "Chrome on Linux" in page
@@ -176,7 +176,7 @@ def test_forget_all_asks_every_browser_for_the_code_again(app, auth, client, fak
     response = auth.post("/profile/devices/forget-all", form_url="/profile")
     assert response.status_code == 302
     assert device_rows(app) == []
-    assert ("device_forgotten", "all") in event_kinds(app)
+    assert ("device_forgotten", "all of them") in event_kinds(app)
     laptop.logout()
     assert_code_asked(laptop)
     auth.logout()

@@ -1,3 +1,4 @@
+from flask import current_app
 from wtforms import BooleanField, HiddenField, PasswordField, StringField, SubmitField
 from wtforms.validators import InputRequired, Length, Regexp, ValidationError
 
@@ -9,11 +10,13 @@ class RegistrationForm(AppForm):
     username = StringField(
         "Username",
         validators=[
-            InputRequired(),
-            Length(min=3, max=32),
-            Regexp(r"^[A-Za-z0-9_.-]+$", message="Use letters, digits, dots, dashes and underscores."),
+            InputRequired("Enter a username."),
+            Length(min=3, max=32, message="Your username must be 3 to 32 characters."),
+            Regexp(r"^[A-Za-z0-9_.-]+$", message=(
+                "Your username can only have letters, digits, dots (.), dashes (-) and underscores (_).")),
         ],
-        render_kw={"autocomplete": "username"},
+        description="3 to 32 characters: letters, digits, dots (.), dashes (-) and underscores (_).",
+        render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"},
     )
     password = new_password_field()
     password2 = repeat_password_field()
@@ -24,16 +27,36 @@ class RegistrationForm(AppForm):
             raise ValidationError("That username is taken. Please choose another.")
 
 
+def current_password_field():
+    return PasswordField(
+        "Password",
+        validators=[InputRequired("Enter your password."), Length(max=128, message="A password is at most 128 characters.")],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
 class LoginForm(AppForm):
-    username = StringField("Username", validators=[InputRequired(), Length(max=64)], render_kw={"autocomplete": "username"})
-    password = PasswordField("Password", validators=[InputRequired(), Length(max=128)], render_kw={"autocomplete": "current-password"})
+    username = StringField(
+        "Username",
+        validators=[InputRequired("Enter your username."), Length(max=64, message="A username is at most 32 characters.")],
+        render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"},
+    )
+    password = current_password_field()
     remember_me = BooleanField("Remember me")
     next = HiddenField()
     submit = SubmitField("Log in")
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        days = current_app.config["REMEMBER_LIFETIME"].days
+        self.remember_me.description = (
+            f"Keeps you logged in on this browser for {days} days, even after you close it. "
+            "Don't tick this on a shared computer."
+        )
+
 
 class PasswordConfirmForm(AppForm):
-    password = PasswordField("Password", validators=[InputRequired(), Length(max=128)], render_kw={"autocomplete": "current-password"})
+    password = current_password_field()
     submit = SubmitField("Confirm")
 
 
@@ -47,7 +70,16 @@ class ActionForm(AppForm):
 
 
 class LoginCodeForm(CodeForm):
-    remember_device = BooleanField("Don't ask for a code on this browser for 30 days")
+    remember_device = BooleanField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        days = current_app.config["TRUSTED_DEVICE_DAYS"]
+        self.remember_device.label.text = f"Don't ask for a code on this browser for {days} days"
+        self.remember_device.description = (
+            f"For {days} days, logging in on this browser asks for your password only. "
+            "Other browsers still ask for a code."
+        )
 
 
 class RecoveryCodeForm(AppForm):

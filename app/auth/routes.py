@@ -89,12 +89,12 @@ def login():
     password_ok = check_password_hash(user.password_hash if user else dummy_password_hash(), form.password.data)
     if user is None or not password_ok:
         events.record(events.LOGIN_FAILED, user)
-        flash(LOGIN_FAILED, "danger")
+        form.form_errors.append(LOGIN_FAILED)  # one answer for both fields: which was wrong stays unsaid
         return render_template("auth/login.html", form=form), 401
     next_url = form.next.data if is_safe_next(form.next.data) else ""
     if not user.two_factor_enabled or devices.recognised(user):
         complete_login(user, remember=form.remember_me.data)
-        detail = "on a remembered device" if user.two_factor_enabled else ""
+        detail = "on a remembered browser" if user.two_factor_enabled else ""
         events.record(events.LOGIN_SUCCEEDED, user, detail=detail)
         return redirect(safe_next(next_url))
     events.record(events.PASSWORD_VERIFIED, user)
@@ -139,7 +139,7 @@ def verify():
     result, response = login_code_page(user).submit(form, user, take_attempt=pending.take_attempt, exhausted=void_login)
     if response is None:
         remember_device = form.remember_device.data
-        response = finish_two_factor_login(user, pending, "with a verification code")
+        response = finish_two_factor_login(user, pending, "with a code")
         flash("You are logged in.", "success")
         if remember_device:
             devices.remember(user, response)
@@ -220,7 +220,7 @@ def reauthenticate():
     if not form.validate_on_submit():
         return render_template("auth/reauthenticate.html", form=form), 400 if form.errors else 200
     if not current_user.check_password(form.password.data):
-        events.record(events.LOGIN_FAILED, current_user, detail="re-authentication")
+        events.record(events.LOGIN_FAILED, current_user, detail="while confirming it's you")
         form.password.errors.append("That password is not correct.")
         return render_template("auth/reauthenticate.html", form=form), 401
     if not current_user.two_factor_enabled:

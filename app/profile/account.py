@@ -80,7 +80,7 @@ def forget_all_devices():
     """Forget every remembered browser."""
     if ActionForm().validate_on_submit():
         current_user.forget_devices()
-        events.record(events.DEVICE_FORGOTTEN, current_user, detail="all")
+        events.record(events.DEVICE_FORGOTTEN, current_user, detail="all of them")
         flash("Every browser will be asked for a code again.", "info")
     return redirect(url_for("profile.index"))
 

@@ -9,7 +9,7 @@ class PhoneForm(AppForm):
     country = SelectField("Country")
     phone = StringField(
         "Phone number",
-        validators=[InputRequired(), Length(max=32)],
+        validators=[InputRequired("Enter your phone number."), Length(max=32, message="A phone number is at most 32 characters.")],
         render_kw={"autocomplete": "tel-national", "inputmode": "tel"},
         description="Your mobile number, national or international (+...).",
     )
@@ -40,13 +40,17 @@ class SavedCodesForm(AppForm):
 
 
 class PasswordChangeForm(AppForm):
-    password = new_password_field("New password")
+    password = new_password_field("New password", required="Enter a new password.")
     password2 = repeat_password_field()
     submit = SubmitField("Change password")
 
 
 class DeleteAccountForm(AppForm):
-    username = StringField("Type your username to confirm", validators=[InputRequired()], render_kw={"autocomplete": "off"})
+    username = StringField(
+        "Type your username to confirm",
+        validators=[InputRequired("Type your username to confirm.")],
+        render_kw={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"},
+    )
     submit = SubmitField("Delete my account")
 
     def __init__(self, expected_username, *args, **kwargs):

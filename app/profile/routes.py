@@ -1,7 +1,7 @@
 """The profile page and turning two-factor authentication on and off."""
 import time
 
-from flask import current_app, flash, redirect, render_template, session, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
 from app import devices, events, recovery
@@ -19,19 +19,25 @@ from app.verification import VerificationError
 
 PENDING_PHONE = "enrol_phone"
 PENDING_PHONE_AT = "enrol_phone_at"
+EVENTS_SHOWN, MORE_EVENTS_SHOWN = 10, 50  # "Show more" (?events=more) shows the larger number
 
 
 @bp.route("")
 @login_required
 def index():
-    """The profile: 2FA status, the masked number, recovery codes, devices, recent events."""
+    """The profile: 2FA status, the masked number, recovery codes, browsers, recent events."""
+    limit = MORE_EVENTS_SHOWN if request.args.get("events") == "more" else EVENTS_SHOWN
+    recent = events.recent(current_user, limit + 1)
+    remembered = devices.listed(current_user)
     return render_template(
         "profile/index.html",
         masked_phone=mask_phone(current_user.phone),
         recovery_left=recovery.remaining(current_user) if current_user.two_factor_enabled else 0,
         low_warning=recovery.LOW_WARNING,
-        devices=devices.listed(current_user),
-        events=events.recent(current_user),
+        devices=remembered,
+        this_browser_id=devices.this_browser(current_user, remembered),
+        events=recent[:limit],
+        more_events=len(recent) > limit and limit == EVENTS_SHOWN,
         descriptions=events.DESCRIPTIONS,
         actions=ActionForm(),
     )
@@ -165,7 +171,10 @@ def disable_2fa():
         return redirect(url_for("profile.index"))
     form = ConfirmDisableForm()
     if not form.validate_on_submit():
-        return render_template("profile/disable.html", form=form, masked_phone=mask_phone(current_user.phone))
+        return render_template(
+            "profile/disable.html", form=form, masked_phone=mask_phone(current_user.phone),
+            recovery_left=recovery.remaining(current_user), remembered=len(devices.listed(current_user)),
+        )
     user = current_user._get_current_object()
     user.disable_two_factor()
     events.record(events.TWO_FACTOR_DISABLED, user, commit=False)

@@ -6,7 +6,11 @@ so without Chromium it is skipped with the reason (and fails when CI=true).
 
 `Person` does what someone in front of the browser does, finding fields by their labels and
 buttons by their names. After each step it saves a screenshot under test-artifacts/browser/ and
-checks the page's accessibility basics (`check_page`).
+checks the page: its accessibility basics (`check_page`) and axe-core's rules (`check_axe`), with
+zero violations allowed. Screenshots are taken 375 and 1280 px wide.
+
+axe-core is injected through Playwright's evaluate, which the app's CSP does not block, so the
+contexts keep the CSP on and the app's own scripts are tested under it.
 """
 import re
 import shutil
@@ -15,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 from werkzeug.serving import make_server
 
@@ -22,6 +27,8 @@ from tests.conftest import CHROMIUM, PASSWORD, PHONE, build_app, dispose_app, ma
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 MOBILE = {"width": 375, "height": 812}
+DESKTOP = {"width": 1280, "height": 800}
+AXE = Axe()
 
 CHROMIUM_ARGS = [
     "--no-sandbox",  # the tests run as root
@@ -49,7 +56,8 @@ def base_url():
 
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
-    return {**browser_context_args, "viewport": MOBILE, "locale": "en-GB"}
+    # Reduced motion: no colour transitions half-way through when a screenshot or axe looks.
+    return {**browser_context_args, "viewport": MOBILE, "locale": "en-GB", "reduced_motion": "reduce"}
 
 
 class LiveServer:
@@ -80,11 +88,12 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_server(fake, tmp_path):
+def live_server(fake, tmp_path, app_overrides):
     """On the suite's PostgreSQL when it runs on one, else on a temporary SQLite file (the
-    default in-memory SQLite would give each server thread a database of its own)."""
+    default in-memory SQLite would give each server thread a database of its own). Settings from
+    `@pytest.mark.app_settings(...)` apply, as for the `app` fixture."""
     database = postgres_url() or f"sqlite:///{tmp_path / 'live.db'}"
-    app = build_app(make_config(fake, SQLALCHEMY_DATABASE_URI=database))
+    app = build_app(make_config(fake, **{"SQLALCHEMY_DATABASE_URI": database, **app_overrides}))
     with LiveServer(app) as server:
         yield server
     dispose_app(app)
@@ -109,7 +118,9 @@ def sudo_clock(monkeypatch):
     return clock
 
 
-# Accessibility basics, run on every page a Person sees.
+# Accessibility basics, run on every page a Person sees: labels, one h1 that is also the title
+# ("Error: " first after a failed submit, with an error summary before the h1), errors tied to
+# their fields, no sideways scrolling.
 PAGE_CHECKS = """() => {
   const problems = [];
   const visible = el => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
@@ -142,6 +153,13 @@ PAGE_CHECKS = """() => {
     if (!ids.some(id => document.getElementById(id)?.classList.contains("invalid-feedback")))
       problems.push(`${el.name} is invalid but no error describes it`);
   }
+  const heading = document.querySelector("h1");
+  const summary = document.querySelector("[data-error-summary]");
+  const title = (summary ? "Error: " : "") + text(heading);
+  if (document.title !== title) problems.push(`title "${document.title}" is not "${title}"`);
+  if (errors.length && !summary) problems.push("field errors but no error summary");
+  if (summary && heading && !(summary.compareDocumentPosition(heading) & Node.DOCUMENT_POSITION_FOLLOWING))
+    problems.push("the error summary does not come before the h1");
   if (!document.documentElement.lang) problems.push("html has no lang");
   if (!document.title.trim()) problems.push("the page has no title");
   const width = document.documentElement.scrollWidth;
@@ -158,6 +176,52 @@ def check_page(page: Page):
     return result["errors"]
 
 
+CHECKED_BY_AXE = set()  # (width, document) pairs already found clean in this test session
+TOKENS = re.compile(r'(name="csrf_token" type="hidden" value=")[^"]*"')
+
+
+def check_axe(page: Page):
+    """axe-core's rules (WCAG 2 A/AA and best practices) on the page as it is: no violations.
+    A document already found clean at this width (the same markup, tokens aside) is not run again."""
+    seen = (page.viewport_size["width"], TOKENS.sub(r'\1"', page.content()))
+    if seen in CHECKED_BY_AXE:
+        return
+    results = AXE.run(page).response
+    assert results.get("testEngine", {}).get("name") == "axe-core", "axe-core did not run"
+    violations = [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:5]}"
+        for v in results["violations"]
+    ]
+    assert violations == [], f"{page.url}: {violations}"
+    CHECKED_BY_AXE.add(seen)
+
+
+def check_axe_as_served(page: Page):
+    """axe-core needs scripts, which never finish in a context that has them off: the page is
+    checked in a twin with scripts on, fed the same HTML at the same address, with the app's own
+    scripts blocked so the document stays as a browser without JavaScript shows it."""
+    html = page.content()
+    twin_context = page.context.browser.new_context(viewport=page.viewport_size, reduced_motion="reduce")
+    try:
+        twin_context.route("**/static/*.js", lambda route: route.abort())
+        twin = twin_context.new_page()
+        twin.route(lambda url: url == page.url,
+                   lambda route: route.fulfill(body=html, content_type="text/html; charset=utf-8"))
+        twin.goto(page.url)
+        check_axe(twin)
+    finally:
+        twin_context.close()
+
+
+def snap_both_widths(page: Page, folder: Path, name, scripts=True):
+    """Screenshots at phone and desktop widths, axe at both; the page is left phone-sized."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for label, size in (("1280", DESKTOP), ("375", MOBILE)):
+        page.set_viewport_size(size)
+        page.screenshot(path=str(folder / f"{name}-{label}.png"), full_page=True)
+        (check_axe if scripts else check_axe_as_served)(page)
+
+
 def slug(text):
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
@@ -166,8 +230,9 @@ class Person:
     """Someone at the browser. Each method is one step a person takes, ending in a screenshot
     and the page checks; add a method here for each new feature's step."""
 
-    def __init__(self, page: Page, server: LiveServer, fake, folder: Path, username="alice"):
+    def __init__(self, page: Page, server: LiveServer, fake, folder: Path, username="alice", scripts=True):
         self.page, self.server, self.fake = page, server, fake
+        self.scripts = scripts  # False when the page's context has JavaScript off
         self.folder = folder
         self.username = username
         self.steps = 0
@@ -178,8 +243,7 @@ class Person:
     def snap(self, name, field_errors=0):
         """Screenshot and page checks after a step."""
         self.steps += 1
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(self.folder / f"{self.steps:02d}-{slug(name)}.png"), full_page=True)
+        snap_both_widths(self.page, self.folder, f"{self.steps:02d}-{slug(name)}", self.scripts)
         assert check_page(self.page) == field_errors, f"{name}: field errors shown"
 
     def open(self, path):
@@ -204,6 +268,10 @@ class Person:
         expect(self.page).to_have_url(re.compile(re.escape(self.server.url + path) + r"(\?.*)?$"))
         expect(self.heading()).to_have_text(re.compile(heading, re.IGNORECASE))
 
+    def at_profile(self):
+        self.at("/profile", "^Your profile$")
+        expect(self.page.get_by_text(f"You are logged in as {self.username}.", exact=True)).to_be_visible()
+
     def alert(self):
         return self.page.get_by_role("alert")
 
@@ -215,7 +283,7 @@ class Person:
         self.page.get_by_label("Password", exact=True).fill(password)
         self.page.get_by_label("Repeat password").fill(password)
         self.submit("Sign up", 200)
-        self.at("/profile", f"Hello, {self.username}")
+        self.at_profile()
         expect(self.alert()).to_contain_text("Your account is ready")
         self.snap("signed up")
 
@@ -233,7 +301,7 @@ class Person:
         self.submit("Verify", 200)
         expect(self.alert()).to_contain_text("Two-factor authentication is on")
         self.save_recovery_codes()
-        self.at("/profile", f"Hello, {self.username}")
+        self.at_profile()
         expect(self.page.get_by_text("+44 ••• ••• •456", exact=True)).to_be_visible()
         expect(self.page.get_by_text("You have 10 recovery codes left.")).to_be_visible()
         self.snap("2fa on")
@@ -261,7 +329,7 @@ class Person:
         self.page.get_by_label("Recovery code").fill(code)
         if accepted:
             self.submit("Log in", 200)
-            self.at("/profile", f"Hello, {self.username}")
+            self.at_profile()
             expect(self.alert()).to_contain_text("You are logged in with a recovery code")
             self.snap("logged in with a recovery code")
         else:
@@ -300,7 +368,7 @@ class Person:
         self.snap("code sent to the new number")
         self.page.get_by_label("Verification code").fill(self.fake.last_code(new_phone))
         self.submit("Verify", 200)
-        self.at("/profile", f"Hello, {self.username}")
+        self.at_profile()
         expect(self.alert()).to_contain_text("Your phone number is changed")
         if masked:
             expect(self.page.get_by_text(masked, exact=True)).to_be_visible()
@@ -323,7 +391,7 @@ class Person:
             expect(self.page.get_by_label("Verification code")).to_be_visible()
             self.snap("password accepted, code asked")
         else:
-            self.at("/profile", f"Hello, {self.username}")
+            self.at_profile()
             assert self.fake.sends[sends:] == [], "no code is sent when none is asked"
             self.snap("logged in")
 
@@ -343,7 +411,7 @@ class Person:
         if remember_browser:
             self.page.get_by_label("Don't ask for a code on this browser for 30 days").check()
         self.submit("Verify", 200)
-        self.at("/profile", f"Hello, {self.username}")
+        self.at_profile()
         self.snap("code accepted")
 
     def resend_code(self, phone=PHONE):
@@ -384,7 +452,7 @@ class Person:
         self.at("/profile/2fa/disable", "two-factor|2FA")
         self.snap("confirm disabling")
         self.submit("Disable 2FA", 200)
-        self.at("/profile", f"Hello, {self.username}")
+        self.at_profile()
         expect(self.page.get_by_role("link", name="Enable 2FA")).to_be_visible()
         self.snap("2fa off")
 
@@ -395,7 +463,7 @@ def person_factory(live_server, fake, request):
     folder = ARTIFACTS / slug(request.node.name)
     shutil.rmtree(folder, ignore_errors=True)
 
-    def make(page, username="alice", subfolder=""):
-        return Person(page, live_server, fake, folder / subfolder if subfolder else folder, username)
+    def make(page, username="alice", subfolder="", scripts=True):
+        return Person(page, live_server, fake, folder / subfolder if subfolder else folder, username, scripts)
 
     return make
