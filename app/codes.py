@@ -68,11 +68,18 @@ def send_code(phone, user=None, channel="sms"):
 
 
 def sent_message(sent):
+    """What the page says once a code is on its way, naming the channel it goes by (every
+    channel Verify can send a code through has its own words)."""
     if sent.fell_back:
         return "We couldn't text this number, so we are calling it with your code instead."
-    if sent.channel == "call":
-        return "We are calling your phone now with your code."
-    return "We sent a code by text message to your phone."
+    return {
+        "sms": "We sent a code by text message to your phone.",
+        "call": "We are calling your phone now with your code.",
+        "whatsapp": "We sent a code by WhatsApp message to your phone.",
+        "rcs": "We sent a code by RCS message to your phone.",
+        "email": "We sent a code by email.",
+        "sna": "We are confirming your number through your mobile network.",
+    }.get(sent.channel, "We sent you a code.")
 
 
 def code_step_wait(user):

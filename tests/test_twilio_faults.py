@@ -29,7 +29,8 @@ TOO_MANY_AT_ONCE = "Too many codes were requested at once. Try again in a minute
 CANNOT_RECEIVE = "This number can't receive text messages. Use a mobile number."
 BLOCKED = "We can't send a code to this number right now."
 WRONG_CODE = "Incorrect code. Please try again."
-CODE_EXPIRED = "The code expired or was already used. Request a new code."
+CODE_EXPIRED = "This code expired or is no longer valid. Request a new code."
+BUSY = "The verification service is busy. Try again in 30 seconds."  # 20429 without Retry-After
 TOO_MANY_WRONG = "Too many incorrect codes. Request a new code."
 CALLING = "We couldn't text this number, so we are calling it with your code instead."
 
@@ -102,7 +103,9 @@ FAULTS = [
     # The connection stalls past TWILIO_TIMEOUT; the late answer is never read.
     Fault("hang", unavailable(), unavailable(), status=504, delay=HANG),
     Fault("refused", unavailable(), unavailable(), refused=True),
-    Fault("20429-too-many-requests", unavailable(), unavailable(), status=429, code=20429),
+    # Twilio's own rate limit is a wait, not an outage (with its Retry-After: test_verify_answers).
+    Fault("20429-too-many-requests", Expect(429, BUSY, retry_after=30), Expect(429, BUSY, retry_after=30),
+          status=429, code=20429),
     Fault("20003-bad-credentials", unavailable(), unavailable(), status=401, code=20003),
     Fault("60200-invalid-number", Expect(400, INVALID_NUMBER, "phone"), Expect(400, INVALID_NUMBER),
           status=400, code=60200),

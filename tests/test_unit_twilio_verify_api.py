@@ -12,6 +12,7 @@ from twilio.http.http_client import TwilioHttpClient
 from app import twilio_verify_api
 from app.twilio_verify_api import (
     RedirectingHttpClient,
+    ThreadSafeHttpClient,
     check_verification_token,
     create_client,
     request_verification_token,
@@ -123,7 +124,9 @@ SEND_ERRORS = [
     (rest_error(429, 60212), "too_many_sends", 429, None),
     (rest_error(403, 60410), "blocked", 403, "phone"),
     (rest_error(403, 60605), "blocked", 403, "phone"),
-    (rest_error(429, 20429), "unavailable", 503, None),
+    (rest_error(429, 20429), "busy", 429, None),
+    (service_error(429, 20429), "busy", 429, None),
+    (service_error(400, 60200), "invalid_number", 400, "phone"),
     (rest_error(500, None), "unavailable", 503, None),
     (rest_error(503, 20503), "unavailable", 503, None),
     (rest_error(401, 20003), "unavailable", 503, None),
@@ -146,7 +149,6 @@ def test_send_error_mapping(twilio, error, reason, status, field):
 
 
 @pytest.mark.parametrize("error", [
-    rest_error(429, 20429),
     rest_error(500, None),
     rest_error(401, 20003),
     requests.exceptions.Timeout("read timed out"),
@@ -163,9 +165,14 @@ def test_check_outages_are_unavailable(twilio, error):
 @pytest.mark.parametrize(("answer", "result"), [
     (SimpleNamespace(status="approved"), CheckResult.APPROVED),
     (SimpleNamespace(status="pending"), CheckResult.WRONG),
-    (SimpleNamespace(status="canceled"), CheckResult.WRONG),
+    (SimpleNamespace(status="canceled"), CheckResult.EXPIRED),
+    (SimpleNamespace(status="expired"), CheckResult.EXPIRED),
+    (SimpleNamespace(status="deleted"), CheckResult.EXPIRED),
+    (SimpleNamespace(status="max_attempts_reached"), CheckResult.MAX_ATTEMPTS),
     (rest_error(404, 20404), CheckResult.EXPIRED),
     (rest_error(429, 60202), CheckResult.MAX_ATTEMPTS),
+    (service_error(404, 20404), CheckResult.EXPIRED),
+    (service_error(429, 60202), CheckResult.MAX_ATTEMPTS),
 ])
 def test_check_results(twilio, answer, result):
     if isinstance(answer, Exception):
@@ -173,6 +180,35 @@ def test_check_results(twilio, answer, result):
     else:
         twilio.check.return_value = answer
     assert check_verification_token(PHONE, "123456") is result
+
+
+@pytest.mark.parametrize("status", ["failed", None, "something-new"])
+def test_a_check_status_that_means_nothing_known_is_an_outage(twilio, status, caplog):
+    twilio.check.return_value = SimpleNamespace(status=status)
+    with caplog.at_level(logging.WARNING), pytest.raises(VerificationError) as raised:
+        check_verification_token(PHONE, "123456")
+    assert (raised.value.status, raised.value.message) == (503, UNAVAILABLE)
+    assert f"status={status!r}" in caplog.text and "+44 ••• ••• •456" in caplog.text
+    assert "123456" not in caplog.text
+
+
+@pytest.mark.parametrize(("header", "seconds"), [
+    ("17", 17), ("0", 30), ("-3", 30), ("soon", 30), (None, 30), ("99999", 3600), (" 5 ", 5),
+])
+def test_twilio_rate_limit_passes_its_retry_after_on(twilio, header, seconds):
+    twilio.check.side_effect = rest_error(429, 20429)
+    headers = {} if header is None else {"Retry-After": header}
+    twilio.client.http_client.last_response = SimpleNamespace(headers=headers)
+    with pytest.raises(VerificationError) as raised:
+        check_verification_token(PHONE, "123456")
+    assert (raised.value.reason, raised.value.status, raised.value.retry_after) == ("busy", 429, seconds)
+    assert raised.value.message == f"The verification service is busy. Try again in {seconds} seconds."
+
+
+def test_retry_after_as_an_http_date():
+    from email.utils import formatdate
+
+    assert 40 <= twilio_verify_api.retry_after_seconds({"Retry-After": formatdate(time.time() + 45, usegmt=True)}) <= 46
 
 
 def test_only_approved_is_truthy():
@@ -198,7 +234,7 @@ def settings(**overrides):
 
 
 @pytest.mark.parametrize(("base_url", "kind"), [
-    (None, TwilioHttpClient),
+    (None, ThreadSafeHttpClient),
     ("http://127.0.0.1:9", RedirectingHttpClient),
 ])
 def test_create_client_passes_the_timeout(base_url, kind):
@@ -299,3 +335,36 @@ def test_one_client_per_app_reused_across_requests(fake, monkeypatch):
         assert fake.connections_opened == 1  # the client's connection pool is kept
     finally:
         dispose_app(app)
+
+
+@pytest.mark.parametrize(("kind", "each_sees_its_own"), [(TwilioHttpClient, False), (ThreadSafeHttpClient, True)])
+def test_the_shared_client_keeps_each_threads_last_response(fake, kind, each_sees_its_own):
+    """One client serves a worker's threads: the Retry-After a thread reads must be its own. The
+    plain TwilioHttpClient shows why the app does not use it as it is."""
+    import threading
+
+    url = f"{fake.base_url}/v2/Services/{fake.service_sid}/Verifications"
+    http_client = kind(timeout=5)
+    first_answered, second_answered = threading.Event(), threading.Event()
+    seen = {}
+
+    def first():
+        http_client.request("POST", url, data={"To": PHONE, "Channel": "sms"}, auth=(fake.account_sid, fake.auth_token))
+        first_answered.set()
+        second_answered.wait(5)
+        seen["first"] = http_client._test_only_last_response.headers["Retry-After"]
+
+    fake.rate_limit("send", retry_after=11)
+    thread = threading.Thread(target=first)
+    thread.start()
+    try:
+        assert first_answered.wait(5)
+        fake.rate_limit("send", retry_after=22)
+        http_client.request("POST", url, data={"To": PHONE, "Channel": "sms"}, auth=(fake.account_sid, fake.auth_token))
+        seen["second"] = http_client._test_only_last_response.headers["Retry-After"]
+    finally:
+        second_answered.set()
+        thread.join(5)
+        http_client.session.close()
+    assert seen["second"] == "22"
+    assert (seen["first"] == "11") is each_sees_its_own

@@ -5,10 +5,9 @@ from app.auth.forms import ActionForm, CodeForm
 from app.codes import check_code, code_step_wait, resend_wait, send_code, sent_message
 from app.throttle import Throttled
 from app.verification import CheckResult, VerificationError
+from app.verification.base import CODE_EXPIRED, TOO_MANY_WRONG_CODES as TOO_MANY_CODES
 
 WRONG_CODE = "Incorrect code. Please try again."
-CODE_EXPIRED = "The code expired or was already used. Request a new code."
-TOO_MANY_CODES = "Too many incorrect codes. Request a new code."
 
 
 def retry_after_header(error):
