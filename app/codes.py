@@ -11,6 +11,7 @@ from limits import parse_many
 
 from app import events
 from app.extensions import db
+from app.locales import request_locale
 from app.models import utcnow
 from app.security import client_ip, mask_phone
 from app.throttle import Throttled, consume, hit, seconds_until_allowed, strategy, wait_for
@@ -59,7 +60,7 @@ def send_code(phone, user=None, channel="sms"):
     except Throttled:
         log.warning("SMS_DAILY_LIMIT reached: no more codes are sent today")
         raise VerificationError("daily_limit", DAILY_CAP_MESSAGE, status=503) from None
-    sent = verifier().send(phone, channel)
+    sent = verifier().send(phone, channel, locale=request_locale())
     # Counted only once a code is out, so an outage does not lock people out of retrying.
     hit(checks)
     detail = f"by {'voice call' if sent.channel == 'call' else 'text'} to {mask_phone(phone)}"
