@@ -19,6 +19,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from app.security import mask_phone
+from app.verification.breaker import BreakerOpen
 from app.verification.base import (
     BUSY_RETRY_AFTER,
     CHECK_RESULT_BY_STATUS,
@@ -111,6 +112,24 @@ def _service():
     return _client().verify.v2.services(current_app.config["TWILIO_VERIFY_SERVICE_ID"])
 
 
+def is_outage(error):
+    """Twilio did not answer, or answered that it is broken: what the circuit breaker counts."""
+    if isinstance(error, requests.RequestException):
+        return True
+    if isinstance(error, TWILIO_ERRORS):
+        try:
+            return int(error.status) >= 500
+        except (TypeError, ValueError):
+            return True
+    return False
+
+
+def _call(function, **kwargs):
+    """One HTTP call to Twilio, through the circuit breaker (BreakerOpen when it is open)."""
+    with current_app.extensions["twilio_breaker"].guard(is_outage):
+        return function(**kwargs)
+
+
 def _log_failure(action, phone, error):
     code = getattr(error, "code", None)
     status = getattr(error, "status", None)
@@ -152,7 +171,7 @@ def _error_for(error):
 
 def _create_verification(phone, channel, locale):
     options = {"locale": locale} if locale else {}
-    return _service().verifications.create(to=phone, channel=channel, **options)
+    return _call(_service().verifications.create, to=phone, channel=channel, **options)
 
 
 def _sent(verification, phone, channel, fell_back=False):
@@ -192,12 +211,16 @@ def request_verification_token(phone, channel="sms", locale=None):
     except (TwilioException, requests.RequestException) as error:
         _log_failure("send", phone, error)
         raise unavailable() from error
+    except BreakerOpen:
+        raise unavailable("breaker_open") from None
 
 
 def check_verification_token(phone, code):
     """Checks `code` for `phone`; returns a CheckResult, raises VerificationError on outages."""
     try:
-        check = _service().verification_checks.create(to=phone, code=code)
+        check = _call(_service().verification_checks.create, to=phone, code=code)
+    except BreakerOpen:
+        raise unavailable("breaker_open") from None
     except TWILIO_ERRORS as error:
         if error.code == EXPIRED:
             return CheckResult.EXPIRED

@@ -51,6 +51,7 @@ def twilio(app, monkeypatch):
     service.verifications.create.return_value = SimpleNamespace(channel="sms", status="pending")
     service.verification_checks.create.return_value = SimpleNamespace(status="approved")
     monkeypatch.setitem(app.extensions, "twilio_client", client)
+    app.extensions["twilio_breaker"].reset()  # the module's app is shared: no outages carried over
     with app.app_context():
         yield SimpleNamespace(client=client, service=service, sid=app.config["TWILIO_VERIFY_SERVICE_ID"],
                               send=service.verifications.create, check=service.verification_checks.create)

@@ -31,9 +31,11 @@ def init_app(app):
     provider = app.config["VERIFY_PROVIDER"]
     if provider == "twilio":
         from app.twilio_verify_api import create_client
+        from app.verification.breaker import make_breaker
         from app.verification.twilio import TwilioVerifier
 
         app.extensions["twilio_client"] = create_client(app.config)
+        app.extensions["twilio_breaker"] = make_breaker(app.config)
         app.extensions["verifier"] = TwilioVerifier()
     elif provider == "console":
         from app.verification.console import ConsoleVerifier
