@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import verification
+from app import health, verification
 from app.extensions import bootstrap, csrf, db, limiter, login_manager, migrate
 from app.session_store import session_interface
 from app.settings_check import check_production_settings
@@ -40,6 +40,7 @@ def create_app(config_class=None):
     register_errorhandlers(app)
     register_session_rules(app)
     register_commands(app)
+    health.init_app(app)
     return app
 
 
