@@ -8,7 +8,7 @@ logging in (the login page, then the password, then a second to read the answer,
 two others keep opening the login page. What comes back: how long the login page took for the
 others, and how long the six waited for the answer to their password.
 
-Used by tests/test_browntout.py, and on its own to compare worker models:
+Used by tests/test_brownout.py, and on its own to compare worker models:
 
     .venv/bin/python -m tests.brownout --worker-class sync --no-breaker   # the app before issue 10
     .venv/bin/python -m tests.brownout                                     # as shipped

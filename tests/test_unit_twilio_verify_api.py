@@ -369,3 +369,26 @@ def test_the_shared_client_keeps_each_threads_last_response(fake, kind, each_see
         http_client.session.close()
     assert seen["second"] == "22"
     assert (seen["first"] == "11") is each_sees_its_own
+
+
+def test_the_app_client_trusts_the_certificates_in_requests_ca_bundle(monkeypatch):
+    """Production refuses a plain-http TWILIO_API_BASE_URL; a fake or emulator over https with its
+    own certificate is trusted through REQUESTS_CA_BUNDLE in the app's environment."""
+    from tests.fake_verify import FakeVerifyServer
+
+    with FakeVerifyServer(https=True) as server:
+        app = build_app(make_config(server))
+        try:
+            with app.app_context():
+                monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+                monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+                with pytest.raises(VerificationError) as raised:
+                    request_verification_token(PHONE)
+                assert isinstance(raised.value.__cause__, requests.exceptions.SSLError)
+                assert server.sends == []
+                monkeypatch.setenv("REQUESTS_CA_BUNDLE", server.ca_file)
+                app.extensions["twilio_breaker"].reset()
+                assert request_verification_token(PHONE, locale="es") == Sent(channel="sms")
+                assert server.sends[-1]["locale"] == "es"
+        finally:
+            dispose_app(app)
