@@ -114,8 +114,22 @@ def test_readyz_with_redis(fake):
         dispose_app(app)
 
 
-@pytest.mark.app_settings(RATELIMIT_DEFAULT="3/minute")
-def test_neither_is_rate_limited(client):
+@pytest.fixture
+def default_limit(fake):
+    """An app with a default limit on every route. Flask-Limiter keeps default limits for the
+    whole process once set: they are taken away again afterwards."""
+    from app.extensions import limiter
+
+    app = build_app(make_config(fake, RATELIMIT_DEFAULT="3/minute"))
+    try:
+        yield app
+    finally:
+        limiter.limit_manager.set_default_limits([])
+        dispose_app(app)
+
+
+def test_neither_is_rate_limited(default_limit):
+    client = default_limit.test_client()
     statuses = [client.get("/auth/register").status_code for _ in range(5)]
     assert 429 in statuses  # a default limit on every route applies to pages...
     for _ in range(100):
