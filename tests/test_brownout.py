@@ -9,6 +9,7 @@ TWILIO_TIMEOUT + 1 s.
 The machine is shared (2 cores, other test runs): a run that misses a figure is run once more on
 a fresh server, and both runs' figures are in the failure message.
 """
+import datetime
 import json
 import runpy
 
@@ -145,7 +146,5 @@ def test_the_access_log_leaves_out_health_checks(monkeypatch):
         response = type("Response", (), {"status": "200 OK", "sent": 2, "headers": [], "status_code": 200})()
         environ = {"PATH_INFO": path, "REMOTE_ADDR": "127.0.0.1", "RAW_URI": path, "SERVER_PROTOCOL": "HTTP/1.1",
                    "REQUEST_METHOD": "GET"}
-        import datetime
-
         logger.access(response, request, environ, datetime.timedelta(milliseconds=3))
     assert logged == ["/auth/login", "/healthz/x"]
