@@ -365,7 +365,7 @@ class FakeVerifyServer:
             epoch, hang, injection = self._epoch, self._hang, self._take_injection(endpoint)
         headers = {}
         try:
-            if hang and (self._stopping.wait(hang) or epoch != self._epoch):
+            if hang and not self._wait_out_hang(hang, epoch):
                 return None, None, None
             if injection and injection["delay"]:
                 if self._stopping.wait(injection["delay"]) or epoch != self._epoch:
@@ -391,6 +391,14 @@ class FakeVerifyServer:
         except _Reply as reply:
             status, payload, headers = reply.status, reply.payload, getattr(reply, "headers", {})
         return status, json.dumps(payload).encode(), headers
+
+    def _wait_out_hang(self, seconds, epoch):
+        """Sleeps `seconds`, or until hang(0); False when the server stops or is reset meanwhile."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and self._hang:
+            if self._stopping.wait(min(0.05, max(0.0, deadline - time.monotonic()))) or epoch != self._epoch:
+                return False
+        return epoch == self._epoch and not self._stopping.is_set()
 
     def _take_injection(self, endpoint):
         for inj in self._injections if endpoint else ():

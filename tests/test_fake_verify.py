@@ -379,6 +379,18 @@ def test_hang_switch_delays_every_request_until_switched_off(fake, make_service)
     assert send(make_service()).status == "pending"
 
 
+def test_a_request_waiting_in_a_hang_is_answered_when_it_ends(fake, make_service):
+    fake.hang(10)
+    answers = []
+    thread = threading.Thread(target=lambda: answers.append(send(make_service(timeout=5)).status))
+    started = time.monotonic()
+    thread.start()
+    time.sleep(0.3)
+    fake.hang(0)
+    thread.join(5)
+    assert answers == ["pending"] and time.monotonic() - started < 1.5
+
+
 def test_https_with_a_certificate_made_at_start(monkeypatch):
     with FakeVerifyServer(https=True) as server:
         assert server.base_url.startswith("https://127.0.0.1:")
