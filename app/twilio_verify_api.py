@@ -17,6 +17,7 @@ from flask import current_app
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
+from urllib3.util import Timeout
 
 from app.security import mask_phone
 from app.verification.breaker import BreakerOpen
@@ -43,7 +44,8 @@ LONGEST_RETRY_AFTER = 3600
 
 
 class ThreadSafeHttpClient(TwilioHttpClient):
-    """TwilioHttpClient whose last request and response are kept per thread.
+    """TwilioHttpClient whose last request and response are kept per thread, and whose timeout
+    bounds the whole call.
 
     The client records both on itself; with one client shared by a worker's threads, a thread
     reading the Retry-After of its own 429 could otherwise read another thread's response.
@@ -51,9 +53,13 @@ class ThreadSafeHttpClient(TwilioHttpClient):
     thread-safe.)
     """
 
-    def __init__(self, **kwargs):
+    def __init__(self, timeout=None, **kwargs):
         self._per_thread = threading.local()
-        super().__init__(**kwargs)
+        super().__init__(timeout=timeout, **kwargs)
+        if timeout is not None:
+            # requests applies a number to connecting (TLS included) and to the answer separately,
+            # up to twice it in all; urllib3's `total` makes it the deadline of the whole call.
+            self.timeout = Timeout(total=timeout)
 
     @property
     def _test_only_last_request(self):

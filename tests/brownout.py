@@ -54,6 +54,7 @@ class Figures:
     login_page_errors: list = field(default_factory=list)
     waits: list = field(default_factory=list)  # (seconds, status) of each password POST of the six
     label: str = ""
+    other_work_cores: float = float("nan")  # cores other work on the machine took during the run
 
     @staticmethod
     def percentile(values, fraction):
@@ -76,7 +77,58 @@ class Figures:
             "login_statuses": statuses,
             "login_wait_p50_ms": round(1000 * statistics.median(waits)) if waits else None,
             "login_wait_max_ms": round(1000 * max(waits)) if waits else None,
+            "other_work_cores": round(self.other_work_cores, 2),
         }
+
+
+# -- the machine's other work -------------------------------------------------------------------
+# Two cores are shared with other work; a login checks its password with scrypt (about 80 ms of a
+# core), so a machine busy with other work stretches every login. What other work took is part
+# of the figures, and a run waits (a while) for a calm machine before it starts.
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds():
+    """CPU seconds all cores spent busy since boot (steal and I/O wait not counted)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, idle, iowait, irq, softirq = values[:7]
+    return (user + nice + system + irq + softirq) / TICK
+
+
+def process_tree_cpu_seconds(root_pid):
+    """CPU seconds used so far by `root_pid` and its children (gunicorn's master and workers)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            pid, rest = stat.read_text().split(" ", 1)
+            fields = rest.rsplit(")", 1)[1].split()
+        except (OSError, IndexError, ValueError):
+            continue
+        if int(pid) == root_pid or int(fields[1]) == root_pid:
+            total += (int(fields[11]) + int(fields[12])) / TICK
+    return total
+
+
+def own_cpu_seconds():
+    times = os.times()
+    return times.user + times.system
+
+
+def other_work_cores(seconds=1.0):
+    """Cores other processes keep busy, sampled over `seconds` while this one sleeps."""
+    busy, started = machine_busy_seconds(), time.monotonic()
+    time.sleep(seconds)
+    return (machine_busy_seconds() - busy) / (time.monotonic() - started)
+
+
+def wait_until_calm(cores=1.0, timeout=30):
+    """Waits (at most `timeout` seconds) until other work keeps fewer than `cores` cores busy;
+    returns what it last measured."""
+    deadline = time.monotonic() + timeout
+    while True:
+        busy = other_work_cores()
+        if busy < cores or time.monotonic() >= deadline:
+            return busy
 
 
 class Browser:
@@ -284,13 +336,16 @@ def keep_opening_the_login_page(url, until, figures, lock):
         browser.close()
 
 
-def run(fake, url, seconds, hang=HANG, people=None, others=OTHERS, label=""):
+def run(fake, url, seconds, hang=HANG, people=None, others=OTHERS, label="", server_pid=None):
     """The scenario against a running server; returns Figures."""
     people = people or accounts()
     figures, lock = Figures(label=label), threading.Lock()
     warm_up(url)
     fake.hang(hang)
-    until = time.monotonic() + seconds
+    started = time.monotonic()
+    machine, own = machine_busy_seconds(), own_cpu_seconds()
+    server = process_tree_cpu_seconds(server_pid) if server_pid else 0.0
+    until = started + seconds
     threads = [threading.Thread(target=keep_logging_in, args=(url, username, n * STAGGER, until, figures, lock),
                                 daemon=True)
                for n, (username, _) in enumerate(people)]
@@ -301,6 +356,10 @@ def run(fake, url, seconds, hang=HANG, people=None, others=OTHERS, label=""):
             thread.start()
         for thread in threads:
             thread.join(seconds + hang + 30)
+        ours = own_cpu_seconds() - own
+        if server_pid:
+            ours += process_tree_cpu_seconds(server_pid) - server
+        figures.other_work_cores = (machine_busy_seconds() - machine - ours) / (time.monotonic() - started)
     finally:
         fake.hang(0)
     return figures
@@ -334,8 +393,9 @@ def main(argv=None):
             env = app_environment(fake, f"sqlite:///{tmp}/brownout-{round_number}.db", breaker=not options.no_breaker,
                                   extra=extra)
             prepare_database(env, accounts())
+            wait_until_calm()
             with Server(env, Path(tmp) / f"gunicorn-{round_number}.log", args) as server:
-                figures = run(fake, server.url, options.seconds, label=label)
+                figures = run(fake, server.url, options.seconds, label=label, server_pid=server.process.pid)
             print(json.dumps(figures.summary()), flush=True)
             fake.reset()
     return 0

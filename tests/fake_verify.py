@@ -186,6 +186,13 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):
         """Silence per-request logging on stderr."""
 
+    def handle(self):
+        # A slow start of each connection: over https, the TLS handshake waits for it too.
+        fake = self.server.fake
+        if fake.connection_delay and fake._stopping.wait(fake.connection_delay):
+            return
+        super().handle()
+
     def _handle(self):
         fake = self.server.fake
         length = int(self.headers.get("Content-Length") or 0)
@@ -223,6 +230,7 @@ class FakeVerifyServer:
         self._cert_dir = None
         self.landline_numbers = set()
         self.blocked_numbers = {}
+        self.connection_delay = 0.0  # seconds each new connection waits before it is served
         self._lock = threading.Lock()
         self._sockets = set()
         self._stopping = threading.Event()
@@ -289,6 +297,7 @@ class FakeVerifyServer:
             self.connections_opened = 0
             self.landline_numbers = set()
             self.blocked_numbers = {}
+            self.connection_delay = 0.0
 
     # -- clock ---------------------------------------------------------------
     def now(self):

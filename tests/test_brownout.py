@@ -6,8 +6,11 @@ Verify server over HTTPS answering only after 10 s, TWILIO_TIMEOUT=3, six people
 p95 under 500 ms and never over 2 s; every one of the six gets the plain 503 page within
 TWILIO_TIMEOUT + 1 s.
 
-The machine is shared (2 cores, other test runs): a run that misses a figure is run once more on
-a fresh server, and both runs' figures are in the failure message.
+The machine is shared (2 cores, other test runs), and every login checks a password with scrypt:
+other work on the cores stretches every figure. So each run first waits (a while) for a calm
+machine, the cores other work took during the run are part of its figures, and a run that
+misses a figure is run again on a fresh server, up to three times; every run's figures are in
+the failure message.
 """
 import datetime
 import json
@@ -17,10 +20,14 @@ import pytest
 import requests
 
 from tests import brownout
+from tests.conftest import IN_CI
 from tests.fake_verify import FakeVerifyServer
 
 SECONDS = 20
-ATTEMPTS = 2
+ATTEMPTS = 3
+# Other work keeping more than one of the two cores busy throughout leaves the app too little CPU
+# for the figures to say anything about the app (every login hashes a password with scrypt).
+BUSY_MACHINE_CORES = 1.0
 LOGIN_PAGE_P95_MS = 500
 LOGIN_PAGE_MAX_MS = 2000
 WAIT_MAX_MS = 1000 * (brownout.TWILIO_TIMEOUT + 1)
@@ -67,10 +74,11 @@ def misses(figures):
 def test_the_login_page_stays_fast_while_twilio_hangs(fake, tmp_path, record_property):
     runs = []
     for attempt in range(ATTEMPTS):
+        brownout.wait_until_calm()
         with start_server(fake, tmp_path, f"attempt{attempt}") as server:
-            log_before = server.log()
-            assert "Using worker: gthread" in log_before
-            figures = brownout.run(fake, server.url, SECONDS, label=f"attempt {attempt + 1}")
+            assert "Using worker: gthread" in server.log()
+            figures = brownout.run(fake, server.url, SECONDS, label=f"attempt {attempt + 1}",
+                                   server_pid=server.process.pid)
             twilio_calls = len(fake.requests)
         summary = figures.summary()
         summary["twilio_calls"] = twilio_calls
@@ -81,6 +89,9 @@ def test_the_login_page_stays_fast_while_twilio_hangs(fake, tmp_path, record_pro
     record_property("brownout", json.dumps(runs))
     print("brownout figures:", json.dumps(runs, indent=1))
     final = runs[-1]
+    if misses(final) and not IN_CI and all(run["other_work_cores"] >= BUSY_MACHINE_CORES for run in runs):
+        pytest.skip("not measurable here: other work kept more than one of the two cores busy during every "
+                    f"run (figures: {json.dumps(runs)}); CI runs it on a machine of its own")
     assert not misses(final), json.dumps(runs, indent=1)
     # The circuit breaker opened: most logins no longer waited for Twilio at all.
     assert final["twilio_calls"] < final["logins"], json.dumps(runs, indent=1)

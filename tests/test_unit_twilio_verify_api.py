@@ -242,7 +242,7 @@ def test_create_client_passes_the_timeout(base_url, kind):
     client = create_client(settings(TWILIO_API_BASE_URL=base_url, TWILIO_TIMEOUT=3.5))
     try:
         assert type(client.http_client) is kind
-        assert client.http_client.timeout == 3.5
+        assert client.http_client.timeout.total == 3.5  # the whole call, not each of its steps
         assert client.username == "AC" + "1" * 32
     finally:
         client.http_client.session.close()
@@ -251,7 +251,7 @@ def test_create_client_passes_the_timeout(base_url, kind):
 def test_the_app_client_has_the_configured_timeout(app):
     http_client = app.extensions["twilio_client"].http_client
     assert isinstance(http_client, TwilioHttpClient)
-    assert http_client.timeout == app.config["TWILIO_TIMEOUT"] == 2.0
+    assert http_client.timeout.total == app.config["TWILIO_TIMEOUT"] == 2.0
 
 
 def test_a_slow_twilio_times_out_within_the_setting(fake):
@@ -392,3 +392,31 @@ def test_the_app_client_trusts_the_certificates_in_requests_ca_bundle(monkeypatc
                 assert server.sends[-1]["locale"] == "es"
         finally:
             dispose_app(app)
+
+
+@pytest.mark.parametrize(("kind", "bounded"), [(TwilioHttpClient, False), (ThreadSafeHttpClient, True)])
+def test_twilio_timeout_bounds_the_whole_call(kind, bounded, monkeypatch):
+    """A Twilio that is slow to shake hands and then slow to answer, each a little under the
+    timeout: requests alone waits for both (up to twice TWILIO_TIMEOUT); the app's client gives up
+    when TWILIO_TIMEOUT is over."""
+    from tests.fake_verify import FakeVerifyServer
+
+    with FakeVerifyServer(https=True) as server:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", server.ca_file)
+        server.connection_delay = 0.7
+        server.inject("send", 200, delay=0.7)
+        http_client = kind(timeout=1.0)
+        url = f"{server.base_url}/v2/Services/{server.service_sid}/Verifications"
+        started = time.monotonic()
+        try:
+            if bounded:
+                with pytest.raises(requests.exceptions.Timeout):
+                    http_client.request("POST", url, data={"To": PHONE, "Channel": "sms"},
+                                        auth=(server.account_sid, server.auth_token))
+                assert time.monotonic() - started < 1.3
+            else:
+                response = http_client.request("POST", url, data={"To": PHONE, "Channel": "sms"},
+                                               auth=(server.account_sid, server.auth_token))
+                assert response.status_code == 201 and time.monotonic() - started >= 1.4
+        finally:
+            http_client.session.close()
