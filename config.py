@@ -52,7 +52,15 @@ class Config:
     TWILIO_VERIFY_SERVICE_ID = env("TWILIO_VERIFY_SERVICE_ID")
     TWILIO_API_BASE_URL = env("TWILIO_API_BASE_URL")
     TWILIO_TIMEOUT = float(env("TWILIO_TIMEOUT", 5))
-    VERIFY_CODE_LENGTH = env_int("VERIFY_CODE_LENGTH", 6)
+    # The circuit breaker around Twilio (app/verification/breaker.py): this many timeouts, refused
+    # connections or 5xx in a row within the window open it; calls then fail fast for the cool-down.
+    TWILIO_BREAKER_FAILURES = env_int("TWILIO_BREAKER_FAILURES", 5)
+    TWILIO_BREAKER_WINDOW_SECONDS = env_int("TWILIO_BREAKER_WINDOW_SECONDS", 60)
+    TWILIO_BREAKER_COOLDOWN_SECONDS = env_int("TWILIO_BREAKER_COOLDOWN_SECONDS", 30)
+    # Checked when the app starts (4 to 10, as Verify allows): a bad value exits naming it.
+    VERIFY_CODE_LENGTH = env("VERIFY_CODE_LENGTH", "6")
+    # The language of a code when the browser asks for none Verify speaks; `auto`: the number's.
+    VERIFY_DEFAULT_LOCALE = env("VERIFY_DEFAULT_LOCALE", "en")
 
     DEFAULT_COUNTRY = env("DEFAULT_COUNTRY", "US").upper()
     SMS_ALLOWED_COUNTRIES = env_list("SMS_ALLOWED_COUNTRIES")

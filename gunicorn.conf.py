@@ -2,7 +2,8 @@
 
 Everything comes from the environment (and `.env`, read by config.py exactly as the app reads it):
 
-    WEB_CONCURRENCY   worker processes (default 2; each one serves one request at a time)
+    WEB_CONCURRENCY   worker processes (default 2; about one per CPU core)
+    GUNICORN_THREADS  threads per worker (default 8): requests one worker serves at once
     GUNICORN_BIND     address(es) to listen on, comma separated (default 127.0.0.1:8000)
     PORT              when GUNICORN_BIND is unset: listen on 0.0.0.0:$PORT (the platform convention)
     TWILIO_TIMEOUT    seconds per call to Twilio; the worker timeout stays well above it
@@ -11,9 +12,19 @@ Everything comes from the environment (and `.env`, read by config.py exactly as 
 """
 import os
 
+from gunicorn.glogging import Logger
+
 from config import env, env_int
 
+# Threaded workers: a request waiting on Twilio holds one thread, not a whole worker, so the
+# login page stays fast while Twilio hangs. A worker keeps accepting connections while its
+# threads are busy, so it needs spare threads beyond the requests that can wait on Twilio at once
+# before the circuit breaker opens (TWILIO_BREAKER_FAILURES). Python runs one thread at a time
+# per process, so more workers (WEB_CONCURRENCY, about one per core) add CPU; more threads add
+# room to wait.
+worker_class = "gthread"
 workers = max(1, env_int("WEB_CONCURRENCY", 2))
+threads = max(1, env_int("GUNICORN_THREADS", 8))
 
 if env("GUNICORN_BIND"):
     bind = [address.strip() for address in env("GUNICORN_BIND").split(",") if address.strip()]
@@ -22,8 +33,9 @@ elif env("PORT"):
 else:
     bind = ["127.0.0.1:8000"]
 
-# A login may wait for Twilio twice (an SMS refused, then a call): the worker must outlive that,
-# or gunicorn kills it mid-request and the person sees a reset connection instead of a page.
+# A login may wait for Twilio twice (an SMS refused, then a call). A threaded worker's heartbeat
+# does not stop while a thread waits, but a generous timeout also covers a worker started with
+# `-k sync`, which must outlive that wait or be killed mid-request.
 twilio_timeout = float(env("TWILIO_TIMEOUT", 5))
 timeout = int(max(30, 3 * twilio_timeout))
 graceful_timeout = timeout
@@ -34,6 +46,20 @@ keepalive = 5
 accesslog = "-"
 errorlog = "-"
 access_log_format = '%(h)s %(l)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s"'
+
+HEALTH_CHECKS = ("/healthz", "/readyz")
+
+
+class QuietHealthChecksLogger(Logger):
+    """The access log without load balancers' health checks (one every few seconds, per
+    balancer, per instance: they would drown the requests of people)."""
+
+    def access(self, resp, req, environ, request_time):
+        if environ.get("PATH_INFO") not in HEALTH_CHECKS:
+            super().access(resp, req, environ, request_time)
+
+
+logger_class = QuietHealthChecksLogger
 
 # Forwarded headers (X-Forwarded-Proto, ...) are believed only behind a declared proxy; the app
 # applies TRUSTED_PROXIES hops of X-Forwarded-* itself (werkzeug ProxyFix).

@@ -18,6 +18,7 @@ from flask import current_app
 
 from app import events
 from app.extensions import db
+from app.locales import request_locale
 from app.models import utcnow
 from app.security import client_network, mask_phone
 from app.throttle import Throttled, clear, take, wait_for
@@ -73,11 +74,14 @@ def _daily_limits(purpose):
     return limits
 
 
-OUTAGE_REASONS = {"unavailable", "service_busy"}
+# Twilio busy (its own rate limit), or a new verification it reported as already ended: no code
+# went out and it was not the person's doing.
+OUTAGE_REASONS = {"busy", "expired"}
 
 
 def is_outage(error):
-    """Twilio down, slow or busy: not the person's doing, so their sends are given back."""
+    """Twilio down, slow, busy or confused: not the person's doing, so their sends are given back.
+    A refusal (a bad or blocked number, too many codes) keeps them."""
     return error.status >= 500 or error.reason in OUTAGE_REASONS
 
 
@@ -104,7 +108,7 @@ def send_code(phone, user, channel="sms"):
         log.warning("SMS_DAILY_LIMIT reached for %s numbers: no more such codes are sent today", purpose)
         raise VerificationError("daily_limit", DAILY_CAP_MESSAGE, status=503) from None
     try:
-        sent = verifier().send(phone, channel)
+        sent = verifier().send(phone, channel, locale=request_locale())
     except VerificationError as error:
         today.refund()  # the daily cap counts codes Twilio accepted
         if is_outage(error):
@@ -120,11 +124,18 @@ def send_code(phone, user, channel="sms"):
 
 
 def sent_message(sent):
+    """What the page says once a code is on its way, naming the channel it goes by (every
+    channel Verify can send a code through has its own words)."""
     if sent.fell_back:
         return "We couldn't text this number, so we are calling it with your code instead."
-    if sent.channel == "call":
-        return "We are calling your phone now with your code."
-    return "We sent a code by text message to your phone."
+    return {
+        "sms": "We sent a code by text message to your phone.",
+        "call": "We are calling your phone now with your code.",
+        "whatsapp": "We sent a code by WhatsApp message to your phone.",
+        "rcs": "We sent a code by RCS message to your phone.",
+        "email": "We sent a code by email.",
+        "sna": "We are confirming your number through your mobile network.",
+    }.get(sent.channel, "We sent you a code.")
 
 
 def code_step_wait(user):

@@ -70,7 +70,7 @@ class Run:
         """The fake Twilio Verify server (tests/fake_verify.py) on 127.0.0.1, in this process."""
         from tests.fake_verify import FakeVerifyServer
 
-        with FakeVerifyServer() as fake:
+        with FakeVerifyServer(https=True) as fake:  # production refuses a plain-http Twilio
             self.fake = fake
             yield fake
 
@@ -79,7 +79,7 @@ class Run:
         Flask-Security-Too under gunicorn, the migration) and of the in-process app.
 
         Production settings, nothing taken from `.env`, rate limits raised, Twilio calls sent to the
-        fake. This is the one place to change when production asks for more (an https fake, Redis).
+        fake over HTTPS. This is the one place to change when production asks for more (Redis).
         """
         env = {key: value for key, value in os.environ.items() if key not in PROXY_VARIABLES}
         for key in env_example_keys():
@@ -95,7 +95,8 @@ class Run:
             "TWILIO_AUTH_TOKEN": self.fake.auth_token,
             "TWILIO_VERIFY_SERVICE_ID": self.fake.service_sid,
             "TWILIO_API_BASE_URL": self.fake.base_url,
-            "ALLOW_TWILIO_BASE_URL": "1",  # the fake speaks plain http on loopback
+            "ALLOW_TWILIO_BASE_URL": "1",
+            "REQUESTS_CA_BUNDLE": self.fake.ca_file,  # how the app trusts the fake's certificate
             "TWILIO_TIMEOUT": "5",
             "FORCE_HTTPS": "false",  # no TLS on loopback; cookies stay Secure (see people.Browser)
             "TRUSTED_HOSTS": LOOPBACK,

@@ -23,7 +23,7 @@ from tests.conftest import PASSWORD, PHONE, page_text
 
 pytestmark = pytest.mark.live
 
-CODE_EXPIRED = "The code expired or was already used. Request a new code."
+CODE_EXPIRED = "This code expired or is no longer valid. Request a new code."
 RECOVERY_REFUSED = "That recovery code is not valid or was already used."
 LOGIN_EXPIRED = "Your login expired or was not started. Please log in again."
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')

@@ -12,6 +12,7 @@ from twilio.http.http_client import TwilioHttpClient
 from app import twilio_verify_api
 from app.twilio_verify_api import (
     RedirectingHttpClient,
+    ThreadSafeHttpClient,
     check_verification_token,
     create_client,
     request_verification_token,
@@ -50,6 +51,7 @@ def twilio(app, monkeypatch):
     service.verifications.create.return_value = SimpleNamespace(channel="sms", status="pending")
     service.verification_checks.create.return_value = SimpleNamespace(status="approved")
     monkeypatch.setitem(app.extensions, "twilio_client", client)
+    app.extensions["twilio_breaker"].reset()  # the module's app is shared: no outages carried over
     with app.app_context():
         yield SimpleNamespace(client=client, service=service, sid=app.config["TWILIO_VERIFY_SERVICE_ID"],
                               send=service.verifications.create, check=service.verification_checks.create)
@@ -123,7 +125,9 @@ SEND_ERRORS = [
     (rest_error(429, 60212), "too_many_sends", 429, None),
     (rest_error(403, 60410), "blocked", 403, "phone"),
     (rest_error(403, 60605), "blocked", 403, "phone"),
-    (rest_error(429, 20429), "unavailable", 503, None),
+    (rest_error(429, 20429), "busy", 429, None),
+    (service_error(429, 20429), "busy", 429, None),
+    (service_error(400, 60200), "invalid_number", 400, "phone"),
     (rest_error(500, None), "unavailable", 503, None),
     (rest_error(503, 20503), "unavailable", 503, None),
     (rest_error(401, 20003), "unavailable", 503, None),
@@ -146,7 +150,6 @@ def test_send_error_mapping(twilio, error, reason, status, field):
 
 
 @pytest.mark.parametrize("error", [
-    rest_error(429, 20429),
     rest_error(500, None),
     rest_error(401, 20003),
     requests.exceptions.Timeout("read timed out"),
@@ -163,9 +166,14 @@ def test_check_outages_are_unavailable(twilio, error):
 @pytest.mark.parametrize(("answer", "result"), [
     (SimpleNamespace(status="approved"), CheckResult.APPROVED),
     (SimpleNamespace(status="pending"), CheckResult.WRONG),
-    (SimpleNamespace(status="canceled"), CheckResult.WRONG),
+    (SimpleNamespace(status="canceled"), CheckResult.EXPIRED),
+    (SimpleNamespace(status="expired"), CheckResult.EXPIRED),
+    (SimpleNamespace(status="deleted"), CheckResult.EXPIRED),
+    (SimpleNamespace(status="max_attempts_reached"), CheckResult.MAX_ATTEMPTS),
     (rest_error(404, 20404), CheckResult.EXPIRED),
     (rest_error(429, 60202), CheckResult.MAX_ATTEMPTS),
+    (service_error(404, 20404), CheckResult.EXPIRED),
+    (service_error(429, 60202), CheckResult.MAX_ATTEMPTS),
 ])
 def test_check_results(twilio, answer, result):
     if isinstance(answer, Exception):
@@ -173,6 +181,35 @@ def test_check_results(twilio, answer, result):
     else:
         twilio.check.return_value = answer
     assert check_verification_token(PHONE, "123456") is result
+
+
+@pytest.mark.parametrize("status", ["failed", None, "something-new"])
+def test_a_check_status_that_means_nothing_known_is_an_outage(twilio, status, caplog):
+    twilio.check.return_value = SimpleNamespace(status=status)
+    with caplog.at_level(logging.WARNING), pytest.raises(VerificationError) as raised:
+        check_verification_token(PHONE, "123456")
+    assert (raised.value.status, raised.value.message) == (503, UNAVAILABLE)
+    assert f"status={status!r}" in caplog.text and "+44 ••• ••• •456" in caplog.text
+    assert "123456" not in caplog.text
+
+
+@pytest.mark.parametrize(("header", "seconds"), [
+    ("17", 17), ("0", 30), ("-3", 30), ("soon", 30), (None, 30), ("99999", 3600), (" 5 ", 5),
+])
+def test_twilio_rate_limit_passes_its_retry_after_on(twilio, header, seconds):
+    twilio.check.side_effect = rest_error(429, 20429)
+    headers = {} if header is None else {"Retry-After": header}
+    twilio.client.http_client.last_response = SimpleNamespace(headers=headers)
+    with pytest.raises(VerificationError) as raised:
+        check_verification_token(PHONE, "123456")
+    assert (raised.value.reason, raised.value.status, raised.value.retry_after) == ("busy", 429, seconds)
+    assert raised.value.message == f"The verification service is busy. Try again in {seconds} seconds."
+
+
+def test_retry_after_as_an_http_date():
+    from email.utils import formatdate
+
+    assert 40 <= twilio_verify_api.retry_after_seconds({"Retry-After": formatdate(time.time() + 45, usegmt=True)}) <= 46
 
 
 def test_only_approved_is_truthy():
@@ -198,14 +235,14 @@ def settings(**overrides):
 
 
 @pytest.mark.parametrize(("base_url", "kind"), [
-    (None, TwilioHttpClient),
+    (None, ThreadSafeHttpClient),
     ("http://127.0.0.1:9", RedirectingHttpClient),
 ])
 def test_create_client_passes_the_timeout(base_url, kind):
     client = create_client(settings(TWILIO_API_BASE_URL=base_url, TWILIO_TIMEOUT=3.5))
     try:
         assert type(client.http_client) is kind
-        assert client.http_client.timeout == 3.5
+        assert client.http_client.timeout.total == 3.5  # the whole call, not each of its steps
         assert client.username == "AC" + "1" * 32
     finally:
         client.http_client.session.close()
@@ -214,7 +251,7 @@ def test_create_client_passes_the_timeout(base_url, kind):
 def test_the_app_client_has_the_configured_timeout(app):
     http_client = app.extensions["twilio_client"].http_client
     assert isinstance(http_client, TwilioHttpClient)
-    assert http_client.timeout == app.config["TWILIO_TIMEOUT"] == 2.0
+    assert http_client.timeout.total == app.config["TWILIO_TIMEOUT"] == 2.0
 
 
 def test_a_slow_twilio_times_out_within_the_setting(fake):
@@ -299,3 +336,87 @@ def test_one_client_per_app_reused_across_requests(fake, monkeypatch):
         assert fake.connections_opened == 1  # the client's connection pool is kept
     finally:
         dispose_app(app)
+
+
+@pytest.mark.parametrize(("kind", "each_sees_its_own"), [(TwilioHttpClient, False), (ThreadSafeHttpClient, True)])
+def test_the_shared_client_keeps_each_threads_last_response(fake, kind, each_sees_its_own):
+    """One client serves a worker's threads: the Retry-After a thread reads must be its own. The
+    plain TwilioHttpClient shows why the app does not use it as it is."""
+    import threading
+
+    url = f"{fake.base_url}/v2/Services/{fake.service_sid}/Verifications"
+    http_client = kind(timeout=5)
+    first_answered, second_answered = threading.Event(), threading.Event()
+    seen = {}
+
+    def first():
+        http_client.request("POST", url, data={"To": PHONE, "Channel": "sms"}, auth=(fake.account_sid, fake.auth_token))
+        first_answered.set()
+        second_answered.wait(5)
+        seen["first"] = http_client._test_only_last_response.headers["Retry-After"]
+
+    fake.rate_limit("send", retry_after=11)
+    thread = threading.Thread(target=first)
+    thread.start()
+    try:
+        assert first_answered.wait(5)
+        fake.rate_limit("send", retry_after=22)
+        http_client.request("POST", url, data={"To": PHONE, "Channel": "sms"}, auth=(fake.account_sid, fake.auth_token))
+        seen["second"] = http_client._test_only_last_response.headers["Retry-After"]
+    finally:
+        second_answered.set()
+        thread.join(5)
+        http_client.session.close()
+    assert seen["second"] == "22"
+    assert (seen["first"] == "11") is each_sees_its_own
+
+
+def test_the_app_client_trusts_the_certificates_in_requests_ca_bundle(monkeypatch):
+    """Production refuses a plain-http TWILIO_API_BASE_URL; a fake or emulator over https with its
+    own certificate is trusted through REQUESTS_CA_BUNDLE in the app's environment."""
+    from tests.fake_verify import FakeVerifyServer
+
+    with FakeVerifyServer(https=True) as server:
+        app = build_app(make_config(server))
+        try:
+            with app.app_context():
+                monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+                monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+                with pytest.raises(VerificationError) as raised:
+                    request_verification_token(PHONE)
+                assert isinstance(raised.value.__cause__, requests.exceptions.SSLError)
+                assert server.sends == []
+                monkeypatch.setenv("REQUESTS_CA_BUNDLE", server.ca_file)
+                app.extensions["twilio_breaker"].reset()
+                assert request_verification_token(PHONE, locale="es") == Sent(channel="sms")
+                assert server.sends[-1]["locale"] == "es"
+        finally:
+            dispose_app(app)
+
+
+@pytest.mark.parametrize(("kind", "bounded"), [(TwilioHttpClient, False), (ThreadSafeHttpClient, True)])
+def test_twilio_timeout_bounds_the_whole_call(kind, bounded, monkeypatch):
+    """A Twilio that is slow to shake hands and then slow to answer, each a little under the
+    timeout: requests alone waits for both (up to twice TWILIO_TIMEOUT); the app's client gives up
+    when TWILIO_TIMEOUT is over."""
+    from tests.fake_verify import FakeVerifyServer
+
+    with FakeVerifyServer(https=True) as server:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", server.ca_file)
+        server.connection_delay = 0.7
+        server.inject("send", 200, delay=0.7)
+        http_client = kind(timeout=1.0)
+        url = f"{server.base_url}/v2/Services/{server.service_sid}/Verifications"
+        started = time.monotonic()
+        try:
+            if bounded:
+                with pytest.raises(requests.exceptions.Timeout):
+                    http_client.request("POST", url, data={"To": PHONE, "Channel": "sms"},
+                                        auth=(server.account_sid, server.auth_token))
+                assert time.monotonic() - started < 1.3
+            else:
+                response = http_client.request("POST", url, data={"To": PHONE, "Channel": "sms"},
+                                               auth=(server.account_sid, server.auth_token))
+                assert response.status_code == 201 and time.monotonic() - started >= 1.4
+        finally:
+            http_client.session.close()

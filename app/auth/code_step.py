@@ -3,16 +3,18 @@ from flask import flash, make_response, redirect, render_template
 
 from app.auth.forms import ActionForm, CodeForm
 from app.codes import check_code, code_step_wait, resend_wait, send_code, sent_message
-from app.throttle import Throttled
+from app.throttle import Taken, Throttled
 from app.verification import CheckResult, VerificationError
+from app.verification.base import CODE_EXPIRED, TOO_MANY_WRONG_CODES as TOO_MANY_CODES
 
 WRONG_CODE = "Incorrect code. Please try again."
-CODE_EXPIRED = "The code expired or was already used. Request a new code."
-TOO_MANY_CODES = "Too many incorrect codes. Request a new code."
 
 
 def retry_after_header(error):
     return {"Retry-After": str(error.retry_after)} if error.retry_after else {}
+
+
+NO_ATTEMPT = Taken([])  # a code step that counts no attempts of its own
 
 
 class CodePage:
@@ -49,18 +51,24 @@ class CodePage:
     def submit(self, form, user, take_attempt=None, exhausted=None):
         """Checks a submitted code: (CheckResult, None) when approved, else (result, response).
 
-        `take_attempt`, when given, is called before the code goes to the verifier; when it says
-        no attempt is left, the answer is `exhausted()` and the code is not checked."""
+        `take_attempt`, when given, takes one attempt before the code goes to the verifier (so
+        parallel guesses can't all slip through); when none is left, the answer is `exhausted()`
+        and the code is not checked. An answer that was not a guess (the code had ended, the
+        service was down) gives the attempt back."""
         if code_step_wait(user):
             return None, self.locked(user)
         if not form.validate_on_submit():
             return None, self.render(form, 400 if form.errors else 200)
-        if take_attempt is not None and not take_attempt():
+        attempt = take_attempt() if take_attempt is not None else NO_ATTEMPT
+        if attempt is None:
             return None, exhausted()
         try:
             result = check_code(user, self.phone, form.code.data)
         except VerificationError as error:
+            attempt.refund()
             return None, self.error(error, form)
+        if result is CheckResult.EXPIRED:
+            attempt.refund()
         if result is CheckResult.APPROVED:
             return result, None
         if code_step_wait(user):

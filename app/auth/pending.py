@@ -13,7 +13,7 @@ from limits import parse
 from app.auth.session import start_server_session
 from app.extensions import db
 from app.models import User
-from app.throttle import strategy
+from app.throttle import Throttled, strategy, take
 
 PREFIX = "pending_login_"
 
@@ -70,15 +70,19 @@ class PendingLogin:
 
     def _attempts(self):
         minutes = int(current_app.config["CODE_TTL"].total_seconds() // 60)
-        return parse(f"{current_app.config['CODE_ATTEMPTS_PER_LOGIN']}/{minutes} minutes"), ("login-attempts", self.id)
+        return f"{current_app.config['CODE_ATTEMPTS_PER_LOGIN']}/{minutes} minutes", ("login-attempts", self.id)
 
     def take_attempt(self):
-        """Takes one of this login's code attempts before a code is checked; False once none is left."""
-        item, key = self._attempts()
-        return strategy().hit(item, *key)
+        """Takes one of this login's code attempts before a code is checked: what to give back if
+        the check turns out not to be a guess, or None once no attempt is left."""
+        try:
+            return take([self._attempts()], lambda wait: "")
+        except Throttled:
+            return None
 
     def attempts_left(self):
-        item, key = self._attempts()
+        spec, key = self._attempts()
+        item = parse(spec)
         return strategy().get_window_stats(item, *key).remaining
 
 

@@ -174,7 +174,7 @@ def recovery_login():
     form = RecoveryCodeForm()
     if not form.validate_on_submit():
         return render_template("auth/recovery.html", form=form), 400 if form.errors else 200
-    if not pending.take_attempt():
+    if pending.take_attempt() is None:
         return void_login()
     if not recovery.use(user, form.code.data):
         record_wrong_code(user, kind=events.RECOVERY_CODE_FAILED)

@@ -1,16 +1,41 @@
-"""The code-sender seam: views call `verifier()`; the provider is chosen by VERIFY_PROVIDER."""
+"""The code-sender seam: views call `verifier()`; the provider is chosen by VERIFY_PROVIDER.
+
+Every provider has `send(phone, channel="sms", locale=None) -> Sent` and
+`check(phone, code) -> CheckResult`, and raises VerificationError for anything that is not the
+person's mistake.
+"""
 from flask import current_app
 
+from app.locales import default_locale
 from app.verification.base import CheckResult, Sent, VerificationError  # noqa: F401
+
+# Twilio Verify's codes are 4 to 10 digits (the service's CodeLength).
+CODE_LENGTHS = range(4, 11)
+
+
+def check_settings(config):
+    """Refuses to start, in any environment, with a code length or language Verify can't use."""
+    raw = config["VERIFY_CODE_LENGTH"]
+    length = int(raw) if str(raw).strip().isdigit() else None
+    if length not in CODE_LENGTHS:
+        raise SystemExit(
+            f"VERIFY_CODE_LENGTH must be a whole number from 4 to 10 (your Verify service's code "
+            f"length), not {raw!r}."
+        )
+    config["VERIFY_CODE_LENGTH"] = length
+    default_locale(config.get("VERIFY_DEFAULT_LOCALE"))
 
 
 def init_app(app):
+    check_settings(app.config)
     provider = app.config["VERIFY_PROVIDER"]
     if provider == "twilio":
         from app.twilio_verify_api import create_client
+        from app.verification.breaker import make_breaker
         from app.verification.twilio import TwilioVerifier
 
         app.extensions["twilio_client"] = create_client(app.config)
+        app.extensions["twilio_breaker"] = make_breaker(app.config)
         app.extensions["verifier"] = TwilioVerifier()
     elif provider == "console":
         from app.verification.console import ConsoleVerifier

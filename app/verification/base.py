@@ -17,7 +17,7 @@ class CheckResult(enum.Enum):
 
 @dataclass(frozen=True)
 class Sent:
-    channel: str  # the channel that carried the code: "sms" or "call"
+    channel: str  # the channel that carries the code: "sms", "call", or another Verify channel
     fell_back: bool = False  # True when an SMS could not be delivered and a call was placed
 
 
@@ -38,10 +38,44 @@ class VerificationError(Exception):
 
 
 UNAVAILABLE = "The verification service is unavailable. Please try again shortly."
+CODE_EXPIRED = "This code expired or is no longer valid. Request a new code."
+TOO_MANY_WRONG_CODES = "Too many incorrect codes. Request a new code."
+# Twilio's own rate limit (20429) without a usable Retry-After: a pause long enough to matter.
+BUSY_RETRY_AFTER = 30
 
 
 def unavailable(reason="unavailable"):
     return VerificationError(reason, UNAVAILABLE, status=503)
+
+
+def busy(retry_after):
+    """Twilio's own rate limit: a 429 that says how long to wait, not an outage."""
+    return VerificationError(
+        "busy", f"The verification service is busy. Try again in {retry_after} seconds.",
+        status=429, retry_after=retry_after,
+    )
+
+
+# What a verification's status means for a check, as Verify's API description lists them; any
+# other status (`failed`, null, or one the description does not know) is an outage.
+CHECK_RESULT_BY_STATUS = {
+    "pending": CheckResult.WRONG,
+    "approved": CheckResult.APPROVED,
+    "canceled": CheckResult.EXPIRED,
+    "expired": CheckResult.EXPIRED,
+    "deleted": CheckResult.EXPIRED,
+    "max_attempts_reached": CheckResult.MAX_ATTEMPTS,
+}
+
+
+def error_for_unsent(status):
+    """A new verification whose status is not `pending` sent nothing: why, for the person."""
+    result = CHECK_RESULT_BY_STATUS.get(status)
+    if result is CheckResult.EXPIRED:
+        return VerificationError("expired", CODE_EXPIRED, status=409)
+    if result is CheckResult.MAX_ATTEMPTS:
+        return VerificationError("max_attempts", TOO_MANY_WRONG_CODES, status=429)
+    return unavailable(f"status {status!r}")
 
 
 TOO_MANY_SENDS = "Too many codes were requested. Try again in 10 minutes."
@@ -57,7 +91,9 @@ ERRORS_BY_TWILIO_CODE = {
 }
 
 
-def error_for_twilio_code(code):
+def error_for_twilio_code(code, retry_after=None):
+    if code == 20429:
+        return busy(retry_after or BUSY_RETRY_AFTER)
     if code in ERRORS_BY_TWILIO_CODE:
         reason, message, status, field, retry_after = ERRORS_BY_TWILIO_CODE[code]
         return VerificationError(reason, message, status=status, field=field, retry_after=retry_after)

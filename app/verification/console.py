@@ -39,7 +39,7 @@ def _live(phone):
 class ConsoleVerifier:
     name = "console"
 
-    def send(self, phone, channel="sms"):
+    def send(self, phone, channel="sms", locale=None):
         row = _live(phone)
         if row is not None and row.checks >= MAX_CHECKS:
             # Like Verify: a verification that ran out of checks is gone; a send starts afresh.
@@ -48,7 +48,8 @@ class ConsoleVerifier:
             row = None
         if row is not None and row.sends >= MAX_SENDS:
             raise VerificationError("too_many_sends", TOO_MANY_SENDS, 429, retry_after=600)
-        code = f"{secrets.randbelow(10**6):06d}"
+        length = current_app.config["VERIFY_CODE_LENGTH"]
+        code = f"{secrets.randbelow(10**length):0{length}d}"
         if row is None:
             ttl = current_app.config["CODE_TTL"]
             row = ConsoleVerification(phone=phone, expires_at=utcnow() + ttl, checks=0, sends=0)
