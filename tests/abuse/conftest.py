@@ -269,13 +269,32 @@ def stop_live_app(live):
     live.release()
 
 
-@pytest.fixture(scope="module")
-def live_app(request, start_live_app):
-    """The module's server: settings from the module's LIVE_SETTINGS, sessions in the database
-    unless parametrized indirectly with "redis"."""
-    live = start_live_app(getattr(request, "param", "database"), **getattr(request.module, "LIVE_SETTINGS", {}))
-    yield live
-    stop_live_app(live)
+# The shared servers' settings: a cooldown tests can wait out, and no global sign-up limit in the
+# way of the many accounts the tests make (each test has its own addresses, names and numbers, so
+# tests can share a server; what counts for everyone is tested on a server of its own).
+SHARED_SETTINGS = {"SEND_COOLDOWN_SECONDS": 1, "SIGNUP_LIMIT_GLOBAL": "1000/minute"}
+
+
+@pytest.fixture(scope="session")
+def shared_live_apps(start_live_app):
+    """One server per session store, started when a test first needs it."""
+    started = {}
+
+    def get(sessions):
+        if sessions not in started:
+            started[sessions] = start_live_app(sessions, **SHARED_SETTINGS)
+        return started[sessions]
+
+    yield get
+    for live in started.values():
+        stop_live_app(live)
+
+
+@pytest.fixture
+def live_app(request, shared_live_apps):
+    """The shared server: sessions in the database, or in Redis when parametrized indirectly
+    with "redis"."""
+    return shared_live_apps(getattr(request, "param", "database"))
 
 
 @pytest.fixture

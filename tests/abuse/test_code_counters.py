@@ -21,7 +21,6 @@ from tests.support import wrong
 
 pytestmark = pytest.mark.live
 
-LIVE_SETTINGS = {"SEND_COOLDOWN_SECONDS": 1}
 ATTEMPTS_PER_LOGIN = 5  # CODE_ATTEMPTS_PER_LOGIN's default
 FAILURES_BEFORE_LOCK = 20  # CODE_FAILURES_BEFORE_LOCK's default
 ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
@@ -98,8 +97,9 @@ def test_parallel_wrong_sms_codes_on_one_login(live_app, fake):
 
 def test_parallel_wrong_codes_across_logins_lock_the_code_step(live_app, fake):
     user = two_factor_user(live_app, fake)
-    logins = [pending_login(live_app, user) for _ in range(6)]
-    wrong_codes = iter(wrong_recovery_codes(6 * ATTEMPTS_PER_LOGIN, user.recovery_codes))
+    # Four logins with five wrong codes each: exactly the failures that lock the step, if all count.
+    logins = [pending_login(live_app, user) for _ in range(FAILURES_BEFORE_LOCK // ATTEMPTS_PER_LOGIN)]
+    wrong_codes = iter(wrong_recovery_codes(FAILURES_BEFORE_LOCK, user.recovery_codes))
 
     at_once([guess for browser in logins
              for guess in guesses(live_app, browser, "/auth/recovery",
@@ -107,11 +107,11 @@ def test_parallel_wrong_codes_across_logins_lock_the_code_step(live_app, fake):
 
     counted = events_of(live_app, user.username, "recovery_code_failed")
     assert counted >= FAILURES_BEFORE_LOCK  # the guesses were checked; the step must now be locked
+    failures = live_app.scalar("SELECT code_failures FROM users WHERE id = :uid", uid=user_id(live_app, user.username))
     browser = pending_login(live_app, user)
     response = enter_code(live_app, browser, "/auth/recovery", user.recovery_codes[0])
-    failures = live_app.scalar("SELECT code_failures FROM users WHERE id = :uid", uid=user_id(live_app, user.username))
     assert response.status_code == 429, (
-        f"{counted} wrong codes across 6 logins at once (users.code_failures {failures}), then the right "
+        f"{counted} wrong codes across {len(logins)} logins at once (users.code_failures {failures}), then the right "
         f"one: {response.status_code} {response.headers.get('Location')}")
     assert_app_page(response)
     assert_retry_after(response)

@@ -14,6 +14,7 @@ from app.extensions import db
 from app.models import ConsoleVerification
 from tests.abuse.conftest import (
     SESSION_STORES,
+    SHARED_SETTINGS,
     enter_code,
     is_logged_in,
     log_in,
@@ -26,9 +27,7 @@ from tests.abuse.conftest import (
 from tests.conftest import PASSWORD, PHONE
 from tests.support import SESSION_COOKIE, new_browser, random_gb_mobile
 
-COOLDOWN = 1
-LIVE_SETTINGS = {"SEND_COOLDOWN_SECONDS": COOLDOWN}
-ON_DATABASE_SESSIONS = pytest.mark.parametrize("live_app", ["database"], indirect=True)
+COOLDOWN = SHARED_SETTINGS["SEND_COOLDOWN_SECONDS"]
 
 
 CODE_IN_PAGE = re.compile(r"(?<![\w-])[a-z2-9]{4}-[a-z2-9]{4}(?![\w-])")
@@ -48,7 +47,6 @@ def log_in_with_code(live, fake, visitor, user, **extra):
 
 
 @pytest.mark.live
-@ON_DATABASE_SESSIONS
 def test_new_recovery_codes_are_never_cached_and_stay_in_their_session(live_app, fake):
     browser = live_app.visitor()
     username = sign_up(live_app, browser)
@@ -145,7 +143,6 @@ def test_deleting_an_account_removes_its_console_verifications(app, auth, client
 
 @pytest.mark.live
 @pytest.mark.redis
-@ON_DATABASE_SESSIONS
 def test_no_redis_key_holds_a_phone_number(live_app, fake):
     user = two_factor_user(live_app, fake)
     assert log_in_with_code(live_app, fake, user.visitor, user).status_code == 302
@@ -156,7 +153,6 @@ def test_no_redis_key_holds_a_phone_number(live_app, fake):
 
 
 @pytest.mark.live
-@ON_DATABASE_SESSIONS
 def test_remembered_browser_cookie_is_host_prefixed(live_app, fake):
     user = two_factor_user(live_app, fake)
     response = log_in_with_code(live_app, fake, user.visitor, user, remember_device="y")
