@@ -119,7 +119,7 @@ class LiveApp:
     visitors: list = field(default_factory=list)
     personal: set = field(default_factory=set)  # phone numbers typed into this app's forms
     log_checked: int = 0
-    release: object = None  # gives its Redis databases back
+    release: object = lambda: None  # gives its Redis databases back
 
     @property
     def url(self):
@@ -250,13 +250,12 @@ def start_live_app(request, fake_server, tmp_path_factory):
         instance = Instance(name, env, tmp_path_factory.mktemp(f"{name}-log"), workers=workers,
                             args=["--worker-class", "gthread", "--threads", str(THREADS), "--no-control-socket"])
         instance.start()
-        live = LiveApp(instance, env, database_url, redis_urls, sa.create_engine(database_url, poolclass=sa.NullPool))
+        live = LiveApp(instance, env, database_url, redis_urls, sa.create_engine(database_url, poolclass=sa.NullPool),
+                       release=lambda: free_redis.extend(redis_numbers))
         try:
             instance.wait_ready(time.monotonic() + START_TIMEOUT)
-            live.release = lambda: free_redis.extend(redis_numbers)
         except BaseException:
-            live.stop()
-            free_redis.extend(redis_numbers)
+            stop_live_app(live)
             raise
         _running.append(live)
         return live
@@ -342,7 +341,7 @@ def at_once(actions, timeout=RACE_TIMEOUT):
         try:
             barrier.wait()
             results[index] = action()
-        except BaseException as error:  # noqa: BLE001  (re-raised in the caller's thread)
+        except BaseException as error:  # re-raised in the caller's thread
             errors.append(error)
 
     threads = [threading.Thread(target=run, args=(i, action), daemon=True) for i, action in enumerate(actions)]
@@ -381,13 +380,13 @@ def is_logged_in(live, visitor):
     return visitor.get(live.url + "/profile").status_code == 200
 
 
-def enrolment_form(live, visitor, phone):
+def enrolment_form(live, phone):
     live.personal.add(phone)
     return {"country": "GB", "phone": phone}
 
 
 def start_enrolment(live, visitor, phone):
-    return visitor.post_form(live.url + "/profile/2fa/enable", enrolment_form(live, visitor, phone))
+    return visitor.post_form(live.url + "/profile/2fa/enable", enrolment_form(live, phone))
 
 
 def enter_code(live, visitor, path, code):
