@@ -86,8 +86,10 @@ def test_new_recovery_codes_are_gone_after_ten_minutes(auth, client):
 
 
 @pytest.mark.live
-@pytest.mark.parametrize("live_app", SESSION_STORES, indirect=True)
-def test_deleting_an_account_ends_every_session_of_it(live_app, fake):
+@pytest.mark.parametrize("sessions", SESSION_STORES)
+def test_deleting_an_account_ends_every_session_of_it(fresh_live_app, fake, sessions):
+    # A server of its own: on SQLite the next account could get the deleted one's id.
+    live_app = fresh_live_app(sessions, SEND_COOLDOWN_SECONDS=COOLDOWN)
     user = two_factor_user(live_app, fake, logged_out=False)
     deleting = user.visitor
     # Sudo first: the password, then a code.
@@ -114,6 +116,23 @@ def test_deleting_an_account_ends_every_session_of_it(live_app, fake):
     assert not is_logged_in(live_app, other)
     response = pending.get(live_app.url + "/auth/verify")
     assert response.status_code == 302 and response.headers["Location"].startswith("/auth/login")
+
+
+@pytest.mark.live
+def test_a_new_account_starts_with_a_send_budget_of_its_own(live_app, fake):
+    """Limits counted per account die with it, even where the database gives its id to the next."""
+    leaving = live_app.visitor()
+    username = sign_up(live_app, leaving)
+    answers = [start_enrolment(live_app, leaving, random_gb_mobile()).status_code for _ in range(6)]
+    assert answers == [302] * 5 + [429]  # SEND_LIMIT_PER_ACCOUNT: 5 per 10 minutes
+    response = leaving.post_form(live_app.url + "/auth/reauthenticate?next=/profile/delete", {"password": PASSWORD})
+    assert response.headers["Location"] == "/profile/delete"
+    assert leaving.post_form(live_app.url + "/profile/delete", {"username": username}).status_code == 302
+
+    newcomer = live_app.visitor()
+    sign_up(live_app, newcomer)
+    response = start_enrolment(live_app, newcomer, random_gb_mobile())
+    assert response.status_code == 302, f"a new account's first enrolment: {response.status_code}"
 
 
 @pytest.mark.app_settings(VERIFY_PROVIDER="console")
