@@ -274,9 +274,10 @@ def stop_live_app(live):
 SHARED_SETTINGS = {"SEND_COOLDOWN_SECONDS": 1, "SIGNUP_LIMIT_GLOBAL": "1000/minute"}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def shared_live_apps(start_live_app):
-    """One server per session store, started when a test first needs it."""
+    """One server per session store, started when a test first needs it, stopped after the
+    last test of this package."""
     started = {}
 
     def get(sessions):
