@@ -44,15 +44,16 @@ def pending_login(live, user, visitor=None):
     return visitor
 
 
+def submit(live, browser, path, token, code):
+    """The code form of `path` as the browser holds it, submitted with `code`."""
+    return browser.request("POST", live.url + path, data={"csrf_token": token, "code": code})
+
+
 def guesses(live, visitor, path, codes):
-    """One request per code, each from its own tab of `visitor`, ready to be sent at once."""
+    """One request per code, each from its own tab of `visitor`, ready to be sent at once, and
+    the form's token."""
     token = visitor.csrf_token(live.url + path)
-
-    def guess(code):
-        tab = visitor.tab()
-        return lambda: tab.request("POST", live.url + path, data={"csrf_token": token, "code": code})
-
-    return [guess(code) for code in codes]
+    return [lambda tab=visitor.tab(), code=code: submit(live, tab, path, token, code) for code in codes], token
 
 
 def unused_recovery_codes(live, user):
@@ -64,13 +65,14 @@ def test_parallel_wrong_recovery_codes_on_one_login(live_app, fake):
     user = two_factor_user(live_app, fake)
     browser = pending_login(live_app, user)
 
-    responses = at_once(guesses(live_app, browser, "/auth/recovery", wrong_recovery_codes(25, user.recovery_codes)))
+    tries, token = guesses(live_app, browser, "/auth/recovery", wrong_recovery_codes(25, user.recovery_codes))
+    responses = at_once(tries)
 
     assert all(r.status_code < 500 for r in responses), [r.status_code for r in responses]
     checked = events_of(live_app, user.username, "recovery_code_failed")
     assert checked <= ATTEMPTS_PER_LOGIN, f"25 parallel wrong recovery codes on one login: {checked} were checked"
-    # The login is void: the right code now neither logs in nor is used up.
-    response = enter_code(live_app, browser, "/auth/recovery", user.recovery_codes[0])
+    # The login is void: the right code, typed into the form still open, neither logs in nor is used up.
+    response = submit(live_app, browser, "/auth/recovery", token, user.recovery_codes[0])
     assert not is_logged_in(live_app, browser), (response.status_code, response.headers.get("Location"))
     assert unused_recovery_codes(live_app, user) == 10
     # It still works in a login of its own.
@@ -86,12 +88,13 @@ def test_parallel_wrong_sms_codes_on_one_login(live_app, fake):
     right = fake.last_code(user.phone)
     checks_before = len([c for c in fake.checks if c["to"] == user.phone])
 
-    responses = at_once(guesses(live_app, browser, "/auth/verify", [wrong(right)] * 25))
+    tries, token = guesses(live_app, browser, "/auth/verify", [wrong(right)] * 25)
+    responses = at_once(tries)
 
     assert all(r.status_code < 500 for r in responses), [r.status_code for r in responses]
     checked = len([c for c in fake.checks if c["to"] == user.phone]) - checks_before
     assert checked <= ATTEMPTS_PER_LOGIN, f"25 parallel wrong codes on one login: Twilio checked {checked}"
-    enter_code(live_app, browser, "/auth/verify", right)
+    submit(live_app, browser, "/auth/verify", token, right)
     assert not is_logged_in(live_app, browser)
 
 
@@ -103,7 +106,7 @@ def test_parallel_wrong_codes_across_logins_lock_the_code_step(live_app, fake):
 
     at_once([guess for browser in logins
              for guess in guesses(live_app, browser, "/auth/recovery",
-                                  [next(wrong_codes) for _ in range(ATTEMPTS_PER_LOGIN)])])
+                                  [next(wrong_codes) for _ in range(ATTEMPTS_PER_LOGIN)])[0]])
 
     counted = events_of(live_app, user.username, "recovery_code_failed")
     assert counted >= FAILURES_BEFORE_LOCK  # the guesses were checked; the step must now be locked
