@@ -1,10 +1,19 @@
 """Plain helpers shared by the test modules (the fixtures and AuthActions are in conftest.py)."""
 import html
+import http.cookies
+import os
 import secrets
+import signal
+import socket
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+import requests
 import sqlalchemy as sa
 
 from app.codes import clear_cooldown
@@ -12,7 +21,7 @@ from app.extensions import db
 from app.models import SecurityEvent, User
 from app.security import REAUTH_KEY
 from config import ProductionConfig
-from tests.conftest import PHONE, AuthActions, page_text, twilio_settings
+from tests.conftest import CSRF_INPUT, PHONE, AuthActions, page_text, twilio_settings
 
 # For modules with many logins per test: `pytestmark = pytest.mark.app_settings(**NO_SEND_LIMITS)`
 # keeps the send limits out of the way (they have their own tests in test_rate_limits).
@@ -165,3 +174,165 @@ def production_config(fake, **overrides):
     }
     settings.update(overrides)
     return type("P", (ProductionConfig,), settings)
+
+
+# -- Live servers: gunicorn processes and browsers that speak HTTP to them ----------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+START_TIMEOUT = 30
+SESSION_COOKIE = "__Host-session"  # production's session cookie
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def random_gb_mobile():
+    return "+447400" + "".join(secrets.choice("0123456789") for _ in range(6))
+
+
+class Instance:
+    """One `gunicorn -c gunicorn.conf.py main:app` process and its log. `args` are extra
+    command-line options (e.g. the worker class)."""
+
+    def __init__(self, name, env, log_dir, workers=2, args=()):
+        self.name = name
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_dir / f"gunicorn-{name}.log"
+        self.env = dict(env, GUNICORN_BIND=f"127.0.0.1:{self.port}", WEB_CONCURRENCY=str(workers))
+        self.args = list(args)
+        self.process = None
+
+    def start(self):
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", *self.args, "main:app"],
+                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+
+    def wait_ready(self, deadline):
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"gunicorn {self.name} exited with {self.process.returncode}:\n{self.log()}")
+            try:  # the port opens before the workers have imported the app
+                # Any answer but a 5xx means a worker runs the app (with FORCE_HTTPS it redirects).
+                if requests.get(self.url + "/auth/login", timeout=5, allow_redirects=False).status_code < 500:
+                    return
+            except (requests.ConnectionError, requests.Timeout):
+                pass
+            time.sleep(0.1)
+        pytest.fail(f"gunicorn {self.name} did not answer within {START_TIMEOUT} s:\n{self.log()}")
+
+    def stop(self):
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGINT)  # quick shutdown of master and workers
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=5)
+
+    def worker_pids(self):
+        """The worker processes the gunicorn master has forked."""
+        pids = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == self.process.pid:
+                pids.append(int(entry))
+        return sorted(pids)
+
+    def log(self):
+        return self.log_text()[-4000:]
+
+    def log_text(self):
+        return self.log_path.read_text(errors="replace")
+
+
+class Visitor:
+    """One person's browser: any instance, one set of cookies. With `address`, it sits behind the
+    app's trusted proxy, which names that address in X-Forwarded-For."""
+
+    def __init__(self, address=None, user_agent=None, timeout=15):
+        self.cookies = {}
+        self.address = address
+        self.user_agent = user_agent
+        self.timeout = timeout
+        self.received = []  # every (name, value) of a cookie the app set, for checks of its logs
+        self.http = requests.Session()
+        self.http.trust_env = False
+
+    def tab(self):
+        """Another tab of this browser: the same cookies and address, its own connection, so
+        tabs can send requests at the same moment."""
+        tab = Visitor(self.address, self.user_agent, self.timeout)
+        tab.cookies = dict(self.cookies)
+        tab.received = self.received
+        return tab
+
+    def request(self, method, url, headers=None, **kwargs):
+        headers = dict(headers or {})
+        cookie = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+        if cookie:
+            headers.setdefault("Cookie", cookie)
+        if self.address:
+            headers.setdefault("X-Forwarded-For", self.address)
+        if self.user_agent:
+            headers.setdefault("User-Agent", self.user_agent)
+        kwargs.setdefault("timeout", self.timeout)
+        response = self.http.request(method, url, headers=headers, allow_redirects=False, **kwargs)
+        self.http.cookies.clear()  # only our own jar decides what is sent
+        for header in response.raw.headers.getlist("Set-Cookie"):
+            self.take_cookie(header)
+        return response
+
+    def take_cookie(self, header):
+        jar = http.cookies.SimpleCookie()
+        jar.load(header)
+        for name, morsel in jar.items():
+            if name == SESSION_COOKIE:
+                # What production promises for the session cookie.
+                assert morsel["secure"] and morsel["httponly"] and morsel["path"] == "/", header
+                assert not morsel["domain"], header
+            if morsel["max-age"] == "0" or not morsel.value:
+                self.cookies.pop(name, None)
+            else:
+                self.cookies[name] = morsel.value
+                self.received.append((name, morsel.value))
+
+    def get(self, url, **kwargs):
+        return self.request("GET", url, **kwargs)
+
+    def csrf_token(self, form_url):
+        page = self.get(form_url)
+        match = CSRF_INPUT.search(page.text)
+        assert match, f"no CSRF token on {form_url} ({page.status_code})"
+        return match.group(1)
+
+    def post_form(self, url, data, form_url=None):
+        """Fetch the form (for its CSRF token) and submit it, like a person on that page."""
+        token = self.csrf_token(form_url or url)
+        return self.request("POST", url, data=dict(data, csrf_token=token))
+
+
+def production_twilio_environment(fake):
+    """The variables that point a production process at the fake Verify server, which must then
+    serve HTTPS (`FakeVerifyServer(https=True)`): production refuses a plain-http base URL."""
+    assert fake.https, "production refuses a plain-http TWILIO_API_BASE_URL: start the fake with https=True"
+    return {
+        "VERIFY_PROVIDER": "twilio",
+        "TWILIO_ACCOUNT_SID": fake.account_sid,
+        "TWILIO_AUTH_TOKEN": fake.auth_token,
+        "TWILIO_VERIFY_SERVICE_ID": fake.service_sid,
+        "TWILIO_API_BASE_URL": fake.base_url,
+        "ALLOW_TWILIO_BASE_URL": "1",
+        "REQUESTS_CA_BUNDLE": fake.ca_file,  # how the app trusts the fake's certificate
+    }

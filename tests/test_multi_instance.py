@@ -3,29 +3,26 @@
 Each instance is started as production starts it (`gunicorn -c gunicorn.conf.py main:app`,
 APP_ENV=production, two workers) after `flask db upgrade` on a fresh database; only FORCE_HTTPS is
 off, because the test speaks plain http on loopback. Twilio Verify is the fake from
-tests/fake_verify.py, reached through the real twilio client.
+tests/fake_verify.py over HTTPS, reached through the real twilio client.
 
 The session cookie is `__Host-session` and Secure, which no cookie jar sends over http, so
 `Visitor` keeps cookies by hand, as a browser behind a TLS-terminating load balancer would.
 """
 import hashlib
-import http.cookies
 import os
-import re
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
-import requests
 
 from tests.conftest import PASSWORD, redis_url
+from tests.fake_verify import FakeVerifyServer
+from tests.support import (ROOT, SESSION_COOKIE, START_TIMEOUT, Instance, Visitor, production_twilio_environment,
+                           random_gb_mobile)
 
 
 def on_two_servers(test):
@@ -36,19 +33,9 @@ def on_two_servers(test):
     return test
 
 
-ROOT = Path(__file__).resolve().parent.parent
 # The instances share this Redis database, emptied before each test so counts from earlier runs
 # (rate limits are per IP, per number and per account id) cannot leak in.
 REDIS_DB = 13
-START_TIMEOUT = 30
-CSRF_INPUT = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
-SESSION_COOKIE = "__Host-session"
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def shared_redis_url():
@@ -56,52 +43,11 @@ def shared_redis_url():
     return urlunsplit((parts.scheme, parts.netloc, f"/{REDIS_DB}", "", ""))
 
 
-def random_gb_mobile():
-    return "+447400" + "".join(secrets.choice("0123456789") for _ in range(6))
-
-
-class Instance:
-    """One `gunicorn -c gunicorn.conf.py main:app` process and its log."""
-
-    def __init__(self, name, env, log_dir):
-        self.name = name
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_dir / f"gunicorn-{name}.log"
-        self.env = dict(env, GUNICORN_BIND=f"127.0.0.1:{self.port}", WEB_CONCURRENCY="2")
-        self.process = None
-
-    def start(self):
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "main:app"],
-                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )
-
-    def wait_ready(self, deadline):
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"gunicorn {self.name} exited with {self.process.returncode}:\n{self.log()}")
-            try:  # the port opens before the workers have imported the app
-                if requests.get(self.url + "/auth/login", timeout=5).status_code == 200:
-                    return
-            except (requests.ConnectionError, requests.Timeout):
-                pass
-            time.sleep(0.1)
-        pytest.fail(f"gunicorn {self.name} did not answer within {START_TIMEOUT} s:\n{self.log()}")
-
-    def stop(self):
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGINT)  # quick shutdown of master and workers
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=5)
-
-    def log(self):
-        return self.log_path.read_text(errors="replace")[-4000:]
+@pytest.fixture(scope="module")
+def fake_server():
+    """This module's fake Verify speaks HTTPS, as production requires of TWILIO_API_BASE_URL."""
+    with FakeVerifyServer(https=True) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -116,12 +62,9 @@ def servers(fake_server, fresh_postgres_database, tmp_path_factory):
         "DATABASE_URL": fresh_postgres_database(),
         "RATELIMIT_STORAGE_URI": shared_redis,
         "SESSION_REDIS_URL": shared_redis,
-        "VERIFY_PROVIDER": "twilio",
-        "TWILIO_ACCOUNT_SID": fake_server.account_sid,
-        "TWILIO_AUTH_TOKEN": fake_server.auth_token,
-        "TWILIO_VERIFY_SERVICE_ID": fake_server.service_sid,
-        "TWILIO_API_BASE_URL": fake_server.base_url,
+        **production_twilio_environment(fake_server),
         "TWILIO_TIMEOUT": "5",
+        "TRUSTED_HOSTS": "127.0.0.1,localhost",
         "NO_PROXY": "127.0.0.1,localhost",
         # The defaults, pinned: a developer's .env (read in production mode) must not move them.
         "LOGIN_LIMIT_PER_USERNAME": "10/minute;50/hour",
@@ -155,47 +98,6 @@ def servers(fake_server, fresh_postgres_database, tmp_path_factory):
 def a_and_b(servers, fake):
     redis.Redis.from_url(shared_redis_url()).flushdb()
     return servers
-
-
-class Visitor:
-    """One person's browser: any instance, one set of cookies."""
-
-    def __init__(self):
-        self.cookies = {}
-        self.http = requests.Session()
-        self.http.trust_env = False
-
-    def request(self, method, url, **kwargs):
-        cookie = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
-        response = self.http.request(method, url, headers={"Cookie": cookie} if cookie else {},
-                                     allow_redirects=False, timeout=15, **kwargs)
-        self.http.cookies.clear()  # only our own jar decides what is sent
-        for header in response.raw.headers.getlist("Set-Cookie"):
-            self.take_cookie(header)
-        return response
-
-    def take_cookie(self, header):
-        jar = http.cookies.SimpleCookie()
-        jar.load(header)
-        for name, morsel in jar.items():
-            if name == SESSION_COOKIE:
-                # What production promises for the session cookie.
-                assert morsel["secure"] and morsel["httponly"] and morsel["path"] == "/", header
-                assert not morsel["domain"], header
-            if morsel["max-age"] == "0" or not morsel.value:
-                self.cookies.pop(name, None)
-            else:
-                self.cookies[name] = morsel.value
-
-    def get(self, url):
-        return self.request("GET", url)
-
-    def post_form(self, url, data, form_url=None):
-        """Fetch the form (for its CSRF token) and submit it, like a person on that page."""
-        page = self.get(form_url or url)
-        match = CSRF_INPUT.search(page.text)
-        assert match, f"no CSRF token on {form_url or url} ({page.status_code})"
-        return self.request("POST", url, data=dict(data, csrf_token=match.group(1)))
 
 
 def sign_up(visitor, instance, username):
