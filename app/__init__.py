@@ -11,7 +11,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app import health, verification
 from app.body_limit import ChunkedBodyLimit
 from app.errors import register_errorhandlers
-from app.extensions import bootstrap, csrf, db, limiter, login_manager, migrate
+from app import migrations_on_demand
+from app.extensions import bootstrap, csrf, db, limiter, login_manager
 from app.session_store import session_interface
 from app.settings_check import check_production_settings
 from config import config_for
@@ -49,11 +50,13 @@ def configure_logging(app):
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # twilio's HTTP client logs every request with its headers at INFO: too much, and personal.
     logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+    # Alembic, loaded only for `flask db`, announces each of its plugins at INFO.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def register_extensions(app):
     db.init_app(app)
-    migrate.init_app(app, db)
+    migrations_on_demand.init_app(app)
     csrf.init_app(app)
     bootstrap.init_app(app)
     limiter.init_app(app)
