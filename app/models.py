@@ -199,6 +199,16 @@ class RecoveryCode(db.Model):
     used_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
 
 
+# How many unused recovery codes a user has, loaded with the user itself (the session store loads
+# the user with the session in one statement, so the profile costs no query of its own for this).
+User.recovery_codes_left = so.column_property(
+    sa.select(sa.func.count(RecoveryCode.id))
+    .where(RecoveryCode.user_id == User.id, RecoveryCode.used_at.is_(None))
+    .correlate_except(RecoveryCode)
+    .scalar_subquery()
+)
+
+
 class TrustedDevice(db.Model):
     """A browser that may skip the code step; the cookie holds a token, this row its hash."""
 

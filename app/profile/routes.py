@@ -12,6 +12,7 @@ from app.codes import send_code, sent_message
 from app.extensions import db
 from app.phones import default_country
 from app.profile import bp
+from app.profile.overview import browsers_and_events
 from app.profile.forms import ConfirmDisableForm, PhoneForm
 from app.security import mask_phone, sudo_required
 from app.throttle import Throttled
@@ -27,12 +28,12 @@ EVENTS_SHOWN, MORE_EVENTS_SHOWN = 10, 50  # "Show more" (?events=more) shows the
 def index():
     """The profile: 2FA status, the masked number, recovery codes, browsers, recent events."""
     limit = MORE_EVENTS_SHOWN if request.args.get("events") == "more" else EVENTS_SHOWN
-    recent = events.recent(current_user, limit + 1)
-    remembered = devices.listed(current_user)
+    # Browsers are remembered only while 2FA is on (turning it off forgets them all).
+    remembered, recent = browsers_and_events(current_user, limit + 1, with_browsers=current_user.two_factor_enabled)
     return render_template(
         "profile/index.html",
         masked_phone=mask_phone(current_user.phone),
-        recovery_left=recovery.remaining(current_user) if current_user.two_factor_enabled else 0,
+        recovery_left=current_user.recovery_codes_left if current_user.two_factor_enabled else 0,
         low_warning=recovery.LOW_WARNING,
         devices=remembered,
         this_browser_id=devices.this_browser(current_user, remembered),
@@ -141,9 +142,9 @@ def confirm_2fa():
         flash("Your phone number is changed. Codes now go to the new number.", "success")
         return redirect(url_for("profile.index"))
     user.enable_two_factor(phone)
-    recovery.show_once(recovery.generate(user))
-    events.record(events.TWO_FACTOR_ENABLED, user, detail=f"phone {mask_phone(phone)}", commit=False)
-    events.record(events.RECOVERY_CODES_GENERATED, user, commit=False)
+    recovery.show_once(recovery.generate(user, first=True))
+    events.record_all([(events.TWO_FACTOR_ENABLED, f"phone {mask_phone(phone)}"), (events.RECOVERY_CODES_GENERATED, "")],
+                      user, commit=False)
     db.session.commit()
     refresh_login(user)
     flash("Two-factor authentication is on. Each login will now ask for a code sent to your phone.", "success")

@@ -1,0 +1,61 @@
+"""What the profile page lists, the remembered browsers and the latest security events, read in one
+statement: with the session (which loads the user and its recovery codes left) and at most the
+session's own write, the page people land on after every login costs three statements.
+"""
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import SecurityEvent, TrustedDevice
+
+
+@dataclass(frozen=True)
+class Browser:
+    id: int
+    description: str
+    ip: str
+    last_used_at: datetime
+    token_hash: str
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    kind: str
+    detail: str
+    ip: str
+    user_agent: str
+    created_at: datetime
+
+
+def browsers_and_events(user, events_limit, with_browsers=True):
+    """(remembered browsers, most recently used first; the latest `events_limit` events)."""
+    latest = (
+        sa.select(
+            sa.literal("event").label("row"), SecurityEvent.id, SecurityEvent.kind.label("text"),
+            SecurityEvent.detail.label("more"), SecurityEvent.ip, SecurityEvent.user_agent.label("agent"),
+            SecurityEvent.created_at.label("at"),
+        )
+        .where(SecurityEvent.user_id == user.id)
+        .order_by(SecurityEvent.created_at.desc(), SecurityEvent.id.desc())
+        .limit(events_limit)
+        .subquery()
+    )
+    query = sa.select(latest)
+    if with_browsers:
+        browsers = sa.select(
+            sa.literal("browser"), TrustedDevice.id, TrustedDevice.description, TrustedDevice.token_hash,
+            TrustedDevice.ip, sa.literal(""), TrustedDevice.last_used_at,
+        ).where(TrustedDevice.user_id == user.id)
+        query = sa.union_all(query, browsers)
+    found_browsers, found_events = [], []
+    for row in db.session.execute(query):
+        if row.row == "browser":
+            found_browsers.append(Browser(row.id, row.text, row.ip, row.at, row.more))
+        else:
+            found_events.append(Event(row.id, row.text, row.more, row.ip, row.agent, row.at))
+    newest_first = lambda items, key: sorted(items, key=key, reverse=True)
+    return (newest_first(found_browsers, lambda b: b.last_used_at),
+            newest_first(found_events, lambda e: (e.created_at, e.id)))
