@@ -147,12 +147,14 @@ def code_step_wait(user):
 
 
 def check_code(user, phone, code):
-    """Checks `code` for `phone` and keeps the user's failure count; returns a CheckResult."""
+    """Checks `code` for `phone` and keeps the user's failure count; returns a CheckResult.
+
+    An approved code resets the count in the caller's transaction (the step it completes commits
+    it, with its own changes to the user, in one statement)."""
     result = verifier().check(phone, code)
     if result is CheckResult.APPROVED:
         clear_cooldown(phone)
         user.reset_code_failures()
-        db.session.commit()
         return result
     if result in (CheckResult.WRONG, CheckResult.MAX_ATTEMPTS):
         record_wrong_code(user)

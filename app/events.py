@@ -64,36 +64,29 @@ DESCRIPTIONS = {
 
 def record(kind, user=None, detail="", commit=True, store=True):
     """Stores and logs one event. `detail` must never hold a code or a full phone number."""
+    record_all([(kind, detail)], user, commit=commit, store=store)
+
+
+def record_all(kinds_and_details, user=None, commit=True, store=True):
+    """Stores several events of one moment in one statement, and logs each."""
     in_request = has_request_context()
-    event = SecurityEvent(
-        user_id=user.id if user is not None else None,
-        kind=kind,
-        detail=detail[:200],
-        ip=client_ip()[:45] if in_request else "",
-        user_agent=short_user_agent()[:120] if in_request else "command line",
-    )
+    rows = [
+        {
+            "user_id": user.id if user is not None else None,
+            "kind": kind,
+            "detail": detail[:200],
+            "ip": client_ip()[:45] if in_request else "",
+            "user_agent": short_user_agent()[:120] if in_request else "command line",
+            "created_at": utcnow(),
+        }
+        for kind, detail in kinds_and_details
+    ]
     if store:
-        db.session.add(event)
+        db.session.execute(sa.insert(SecurityEvent), rows)
         if commit:
             db.session.commit()
-    log.info(json.dumps({
-        "event": kind,
-        "user_id": event.user_id,
-        "ip": event.ip,
-        "user_agent": event.user_agent,
-        "detail": event.detail,
-    }))
-    return event
-
-
-def recent(user, limit=20):
-    query = (
-        sa.select(SecurityEvent)
-        .where(SecurityEvent.user_id == user.id)
-        .order_by(SecurityEvent.created_at.desc(), SecurityEvent.id.desc())
-        .limit(limit)
-    )
-    return db.session.scalars(query).all()
+    for row in rows:
+        log.info(json.dumps({"event": row["kind"], **{key: row[key] for key in ("user_id", "ip", "user_agent", "detail")}}))
 
 
 def prune(retention_days):

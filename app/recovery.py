@@ -33,9 +33,11 @@ def display(code):
     return f"{code[:4]}-{code[4:]}"
 
 
-def generate(user):
-    """Voids the user's old codes and returns ten new ones, formatted; only hashes are stored."""
-    db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+def generate(user, first=False):
+    """Voids the user's old codes and returns ten new ones, formatted; only hashes are stored.
+    The `first` set, when 2FA is turned on, has nothing to void: turning it off deleted them all."""
+    if not first:
+        db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     salt = secrets.token_hex(16)
     codes = ["".join(secrets.choice(ALPHABET) for _ in range(LENGTH)) for _ in range(COUNT)]
     rows = [{"user_id": user.id, "code_hash": _hash(code, salt), "salt": salt, "created_at": utcnow()} for code in codes]
