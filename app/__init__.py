@@ -3,7 +3,7 @@ import logging
 import time
 from pathlib import Path
 
-from flask import Flask, redirect, session, url_for
+from flask import Flask, redirect, request, session, url_for
 from flask_login import current_user
 from flask_talisman import Talisman
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -11,11 +11,18 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app import health, verification
 from app.body_limit import ChunkedBodyLimit
 from app.errors import register_errorhandlers
-from app import migrations_on_demand
+from app import form_html, migrations_on_demand
 from app.extensions import bootstrap, csrf, db, limiter, login_manager
 from app.session_store import session_interface
 from app.settings_check import check_production_settings
 from config import config_for
+
+@limiter.request_filter
+def reading_a_page_is_never_limited():
+    """Every limit here guards an action (a POST): a page read skips Flask-Limiter's work, a fifth
+    of the login page's time. A limit on a GET would need this filter changed."""
+    return request.method in ("GET", "HEAD", "OPTIONS")
+
 
 CSP = {
     "default-src": "'self'",
@@ -59,6 +66,7 @@ def register_extensions(app):
     migrations_on_demand.init_app(app)
     csrf.init_app(app)
     bootstrap.init_app(app)
+    form_html.init_app(app)
     limiter.init_app(app)
     app.session_interface = session_interface(app)
     login_manager.init_app(app)

@@ -129,7 +129,7 @@ def finish_two_factor_login(user, pending, how):
 
 
 @bp.route("/verify", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["CODE_CHECK_LIMIT_PER_IP"], methods=["POST"])
+@limiter.limit(config("CODE_CHECK_LIMIT_PER_IP"), methods=["POST"], key_func=client_key)
 def verify():
     """The second step of login: the code sent to the user's phone."""
     pending, user = pending_user_or_restart()
@@ -163,7 +163,7 @@ def resend_login_code(channel):
 
 
 @bp.route("/recovery", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["CODE_CHECK_LIMIT_PER_IP"], methods=["POST"])
+@limiter.limit(config("CODE_CHECK_LIMIT_PER_IP"), methods=["POST"], key_func=client_key)
 def recovery_login():
     """The second step of login with a one-time recovery code instead of a text."""
     pending, user = pending_user_or_restart()

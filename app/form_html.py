@@ -1,0 +1,96 @@
+"""Form controls and labels written straight to HTML, as WTForms would write them.
+
+WTForms' widgets build every attribute through MarkupSafe's string formatting, which was a third
+of the login page's time. These functions produce the same HTML (tests/test_form_html.py compares
+them with WTForms' own, for every field of every form) with plain joins. A widget they don't know
+is rendered by WTForms.
+"""
+from markupsafe import Markup, escape
+from wtforms import widgets
+from wtforms.widgets.core import clean_key
+
+INPUTS = (widgets.TextInput, widgets.PasswordInput, widgets.HiddenInput, widgets.CheckboxInput,
+          widgets.SubmitInput)
+
+
+def attributes(params):
+    """WTForms' html_params: sorted names, True as a bare name, False left out, values escaped."""
+    parts = []
+    for name in sorted(params):
+        value = params[name]
+        if value is True:
+            parts.append(clean_key(name))
+        elif value is not False:
+            parts.append(f'{clean_key(name)}="{str(escape(value)).replace(chr(34), "&quot;")}"')
+    return " ".join(parts)
+
+
+def _params(field, kwargs):
+    """What Meta.render_field hands the widget: the field's render_kw under the call's own."""
+    params = {clean_key(name): value for name, value in kwargs.items()}
+    if field.render_kw:
+        params = {**{clean_key(name): value for name, value in field.render_kw.items()}, **params}
+    params.setdefault("id", field.id)
+    return params
+
+
+def _validation_flags(field, widget, params):
+    for name, value in vars(field.flags).items():
+        if name in widget.validation_attrs and name not in params:
+            params[name] = value() if callable(value) else value
+
+
+def control(field, **kwargs):
+    """The field's control, e.g. `<input id="username" name="username" type="text" value="">`."""
+    widget = field.widget
+    if type(widget) in INPUTS:
+        return _input(field, widget, _params(field, kwargs))
+    if type(widget) is widgets.Select and not widget.multiple and not field.has_groups():
+        return _select(field, widget, _params(field, kwargs))
+    return field(**kwargs)
+
+
+def _input(field, widget, params):
+    if isinstance(widget, widgets.PasswordInput) and widget.hide_value:
+        params["value"] = ""
+    elif isinstance(widget, widgets.CheckboxInput) and getattr(field, "checked", field.data):
+        params.setdefault("checked", True)
+    elif isinstance(widget, widgets.SubmitInput):
+        params.setdefault("value", field.label.text)
+    params.setdefault("type", widget.input_type)
+    if "value" not in params:
+        params["value"] = field._value()
+    _validation_flags(field, widget, params)
+    params["name"] = field.name
+    return Markup(f"<input {attributes(params)}>")
+
+
+def _select(field, widget, params):
+    _validation_flags(field, widget, params)
+    params["name"] = field.name
+    html = [f"<select {attributes(params)}>"]
+    for choice in field._iter_choices_normalized():
+        value = str(choice.value) if isinstance(choice.value, bool) else choice.value
+        option = {"value": value, **(choice.render_kw or {})}
+        if choice.selected:
+            option["selected"] = True
+        html.append(f"<option {attributes(option)}>{escape(choice.label or choice.value)}</option>")
+    html.append("</select>")
+    return Markup("".join(html))
+
+
+def label(field, **kwargs):
+    """The field's label, e.g. `<label class="form-label" for="username">Username</label>`."""
+    params = {clean_key(name): value for name, value in kwargs.items()}
+    if "for" not in params:
+        params["for"] = field.label.field_id
+    return Markup(f"<label {attributes(params)}>{escape(field.label.text)}</label>")
+
+
+def hidden_fields(form):
+    """Flask-WTF's hidden_tag: the form's hidden inputs (the CSRF token among them)."""
+    return Markup("\n".join(control(field) for field in form if isinstance(field.widget, widgets.HiddenInput)))
+
+
+def init_app(app):
+    app.jinja_env.globals.update(control=control, label=label, hidden_fields=hidden_fields)

@@ -1,0 +1,55 @@
+"""app/form_html.py writes controls and labels as WTForms does, for every field of every form."""
+import inspect
+
+import pytest
+from werkzeug.datastructures import MultiDict
+
+from app import form_html
+from app.auth import forms as auth_forms
+from app.forms import AppForm
+from app.profile import forms as profile_forms
+
+FORMS = sorted(
+    {cls for module in (auth_forms, profile_forms) for _, cls in inspect.getmembers(module, inspect.isclass)
+     if issubclass(cls, AppForm) and cls is not AppForm},
+    key=lambda cls: cls.__name__,
+)
+TYPED = MultiDict({"username": 'al"ice<&>', "phone": "07400 '123'", "code": "12 34", "country": "GB",
+                   "remember_me": "y", "remember_device": "y", "next": "/profile?x=\"1\"&y=<2>", "password": "p\"w"})
+CALLS = [
+    {},
+    {"class_": "form-control"},
+    {"class_": "form-control is-invalid", "aria_describedby": "f-hint f-error", "aria-invalid": "true"},
+    {"class": "form-check-input", "autofocus": False, "data_x": 'a"b'},
+    {"required": False, "value": "<given>"},
+]
+
+
+def make(cls, formdata):
+    args = ("alice",) if "expected_username" in inspect.signature(cls.__init__).parameters else ()
+    return cls(*args, formdata=formdata)
+
+
+@pytest.mark.parametrize("cls", FORMS, ids=lambda cls: cls.__name__)
+@pytest.mark.parametrize("formdata", [None, TYPED], ids=["empty", "typed"])
+def test_controls_and_labels_match_wtforms(app, cls, formdata):
+    with app.test_request_context():
+        form = make(cls, formdata)
+        assert list(form), cls
+        for field in form:
+            for call in CALLS:
+                assert form_html.control(field, **call) == str(field(**call)), (field.name, call)
+            assert form_html.label(field, class_="form-label") == str(field.label(class_="form-label"))
+
+
+def test_every_kind_of_control_is_written_here(app):
+    """The forms use no widget that falls back to WTForms (so none is slow without a test saying so)."""
+    with app.test_request_context():
+        kinds = {type(field.widget) for cls in FORMS for field in make(cls, None)}
+    assert kinds <= set(form_html.INPUTS) | {form_html.widgets.Select}, kinds
+
+
+def test_hidden_fields_match_flask_wtf(app):
+    with app.test_request_context():
+        form = auth_forms.LoginForm(formdata=TYPED)
+        assert form_html.hidden_fields(form) == form.hidden_tag()
