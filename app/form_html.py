@@ -87,10 +87,42 @@ def label(field, **kwargs):
     return Markup(f"<label {attributes(params)}>{escape(field.label.text)}</label>")
 
 
+def field_attributes(f, failed=False):
+    """The control's attributes in a field row: its Bootstrap class, and its hint and error tied
+    to it for screen readers. After a failed submit the error summary takes the focus, so no
+    field is autofocused then."""
+    classes = {"BooleanField": "form-check-input", "SelectField": "form-select"}.get(f.type, "form-control")
+    params = {"class": classes + (" is-invalid" if f.errors else "")}
+    described = ([f"{f.id}-hint"] if f.description else []) + ([f"{f.id}-error"] if f.errors else [])
+    if described:
+        params["aria-describedby"] = " ".join(described)
+    if f.errors:
+        params["aria-invalid"] = "true"
+    if failed:
+        params["autofocus"] = False
+    return params
+
+
+def problems(form=None, page_error=None):
+    """What to fix after a failed submit, for the error summary: (message, id of the field it is
+    about). Form-wide errors (a wrong username or password) point at the first field, a
+    `page_error` at none."""
+    found = []
+    if form:
+        visible = [field for field in form if field.type not in ("HiddenField", "CSRFTokenField", "SubmitField")]
+        found = [(message, field.id) for field in visible for message in field.errors]
+        first = visible[0].id if visible else None
+        found += [(message, first) for message in form.form_errors]
+    if page_error:
+        found.append((page_error, None))
+    return found
+
+
 def hidden_fields(form):
     """Flask-WTF's hidden_tag: the form's hidden inputs (the CSRF token among them)."""
     return Markup("\n".join(control(field) for field in form if isinstance(field.widget, widgets.HiddenInput)))
 
 
 def init_app(app):
-    app.jinja_env.globals.update(control=control, label=label, hidden_fields=hidden_fields)
+    app.jinja_env.globals.update(control=control, label=label, field_attributes=field_attributes,
+                                  hidden_fields=hidden_fields, form_problems=problems)

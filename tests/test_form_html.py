@@ -53,3 +53,30 @@ def test_hidden_fields_match_flask_wtf(app):
     with app.test_request_context():
         form = auth_forms.LoginForm(formdata=TYPED)
         assert form_html.hidden_fields(form) == form.hidden_tag()
+
+
+def test_field_attributes_tie_hint_and_error_to_the_control(app):
+    with app.test_request_context():
+        form = auth_forms.RegistrationForm(formdata=MultiDict({"username": "a"}))
+        form.validate()
+        assert form_html.field_attributes(form.username, failed=True) == {
+            "class": "form-control is-invalid",
+            "aria-describedby": "username-hint username-error",
+            "aria-invalid": "true",
+            "autofocus": False,
+        }
+        assert form_html.field_attributes(auth_forms.LoginForm().remember_me) == {
+            "class": "form-check-input", "aria-describedby": "remember_me-hint"}
+
+
+def test_problems_point_at_their_fields_and_form_errors_at_the_first(app):
+    with app.test_request_context():
+        form = auth_forms.LoginForm(formdata=MultiDict({"username": "alice"}))
+        form.validate()
+        form.form_errors.append("Invalid username or password.")
+        assert form_html.problems(form, "Too many attempts.") == [
+            ("Enter your password.", "password"),
+            ("Invalid username or password.", "username"),
+            ("Too many attempts.", None),
+        ]
+        assert form_html.problems(None, None) == []
