@@ -7,6 +7,7 @@ the same Flask, Werkzeug, SQLAlchemy and gunicorn serve both apps. It is rebuilt
 changes. The server is the same gunicorn config and environment as this app's (bench/harness.py).
 """
 import hashlib
+import os
 import re
 import secrets
 import shutil
@@ -47,10 +48,13 @@ def ensure_venv(logfile):
     constraints = VENV / "constraints.txt"  # pip refuses extras in constraints
     constraints.write_text("\n".join(pinned for _, _, pinned in lines) + "\n")
     server = [line for name, line, _ in lines if name in FOR_THE_SERVER]
+    # PyPI is reached with the machine's own trust store, not the fake Verify's certificate
+    # authority that the bench's processes are told to trust.
+    env = {key: value for key, value in os.environ.items() if key != "REQUESTS_CA_BUNDLE"}
     with open(logfile, "ab") as out:
         done = subprocess.run([str(python()), "-m", "pip", "install", "--quiet", "-r", str(REQUIREMENTS),
                                "-c", str(constraints), *server], stdout=out, stderr=subprocess.STDOUT,
-                              timeout=900)
+                              timeout=900, env=env)
     if done.returncode:
         raise RuntimeError(f"installing Flask-Security-Too failed; see {logfile}")
     stamp.write_text(digest)
