@@ -11,7 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app import health, verification
 from app.body_limit import ChunkedBodyLimit
 from app.errors import register_errorhandlers
-from app import form_html, migrations_on_demand
+from app import assets, form_html, migrations_on_demand
 from app.extensions import bootstrap, csrf, db, limiter, login_manager
 from app.session_store import session_interface
 from app.settings_check import check_production_settings
@@ -67,6 +67,7 @@ def register_extensions(app):
     csrf.init_app(app)
     bootstrap.init_app(app)
     form_html.init_app(app)
+    assets.init_app(app)
     limiter.init_app(app)
     app.session_interface = session_interface(app)
     login_manager.init_app(app)
@@ -112,8 +113,8 @@ def register_session_rules(app):
     def end_expired_or_moved_sessions():
         """Sessions end 12 hours after login (30 days with remember-me), or when the browser they
         were started in changes. A new network (Wi-Fi to mobile data) is only recorded."""
-        if not current_user.is_authenticated:
-            return None
+        if not session.get("_user_id") or not current_user.is_authenticated:
+            return None  # (an anonymous visitor: no user to load)
         lifetime = app.config["REMEMBER_LIFETIME" if session.get(REMEMBERED) else "SESSION_ABSOLUTE_LIFETIME"]
         if session.get(FINGERPRINT) != client_fingerprint():
             notice = "browser-changed"

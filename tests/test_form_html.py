@@ -80,3 +80,13 @@ def test_problems_point_at_their_fields_and_form_errors_at_the_first(app):
             ("Too many attempts.", None),
         ]
         assert form_html.problems(None, None) == []
+
+
+def test_asset_urls_are_the_ones_url_for_builds_for_each_mount_point(app):
+    from flask import url_for
+
+    from app.assets import asset_url
+
+    for root in ("", "/sms2fa"):
+        with app.test_request_context("/auth/login", base_url=f"http://localhost{root}"):
+            assert asset_url("static", "app.css") == url_for("static", filename="app.css") == f"{root}/static/app.css"
