@@ -327,12 +327,6 @@ def production_twilio_environment(fake):
     """The variables that point a production process at the fake Verify server, which must then
     serve HTTPS (`FakeVerifyServer(https=True)`): production refuses a plain-http base URL."""
     assert fake.https, "production refuses a plain-http TWILIO_API_BASE_URL: start the fake with https=True"
-    return {
-        "VERIFY_PROVIDER": "twilio",
-        "TWILIO_ACCOUNT_SID": fake.account_sid,
-        "TWILIO_AUTH_TOKEN": fake.auth_token,
-        "TWILIO_VERIFY_SERVICE_ID": fake.service_sid,
-        "TWILIO_API_BASE_URL": fake.base_url,
-        "ALLOW_TWILIO_BASE_URL": "1",
-        "REQUESTS_CA_BUNDLE": fake.ca_file,  # how the app trusts the fake's certificate
-    }
+    settings = {name: str(value) for name, value in twilio_settings(fake).items() if name != "TWILIO_TIMEOUT"}
+    # REQUESTS_CA_BUNDLE: how the app trusts the fake's certificate.
+    return {**settings, "ALLOW_TWILIO_BASE_URL": "1", "REQUESTS_CA_BUNDLE": fake.ca_file}
