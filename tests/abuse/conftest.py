@@ -13,6 +13,7 @@ After every test the server log is read: no Traceback, no 500, and never a sessi
 number or a code that the test saw.
 """
 import html
+import json
 import itertools
 import os
 import re
@@ -463,3 +464,28 @@ def assert_retry_after(response, at_most=None):
     if at_most is not None:
         assert int(value) <= at_most, value
     return int(value)
+
+
+# -- What the attacks achieved, for the record ---------------------------------------------------
+# Each test notes the figure it holds to its bound (e.g. how many of 12 parallel sends reached
+# Twilio); they are shown at the end of the run and kept in test-artifacts/abuse/figures.json.
+
+FIGURES = {}
+
+
+@pytest.fixture
+def figure(request):
+    def note(what, value):
+        FIGURES[f"{request.node.name}: {what}"] = value
+    return note
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not FIGURES:
+        return
+    terminalreporter.section("what the attacks in tests/abuse achieved")
+    for what, value in sorted(FIGURES.items()):
+        terminalreporter.write_line(f"{what}: {value}")
+    folder = ROOT / "test-artifacts" / "abuse"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "figures.json").write_text(json.dumps(FIGURES, indent=2, sort_keys=True))

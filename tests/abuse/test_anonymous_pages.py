@@ -19,7 +19,7 @@ def stored_state(live):
     return {"sessions": len(live.stored_sessions()), "redis keys": len(live.redis_keys())}
 
 
-def test_cookieless_page_views_store_nothing(live_app):
+def test_cookieless_page_views_store_nothing(live_app, figure):
     before = stored_state(live_app)
     started = time.monotonic()
 
@@ -37,6 +37,7 @@ def test_cookieless_page_views_store_nothing(live_app):
     statuses = at_once([visit_all(page) for page in PAGES])
 
     assert statuses == [[200] * VISITS_PER_PAGE, [200] * VISITS_PER_PAGE, [404] * VISITS_PER_PAGE]
+    figure(f"{len(PAGES) * VISITS_PER_PAGE} cookie-less page views: stored state before, after", (before, stored_state(live_app)))
     assert stored_state(live_app) == before
 
 

@@ -101,7 +101,7 @@ def warm(live, visitor):
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 @pytest.mark.parametrize("size_mb", [20, 300])
-def test_oversized_login_body_is_refused_before_it_is_read(live_app, size_mb, chunked):
+def test_oversized_login_body_is_refused_before_it_is_read(live_app, size_mb, chunked, figure):
     visitor = live_app.visitor()
     warm(live_app, visitor)
     live_app.reset_memory_peaks()
@@ -111,6 +111,7 @@ def test_oversized_login_body_is_refused_before_it_is_read(live_app, size_mb, ch
 
     peaks = live_app.worker_memory_kib("VmHWM")
     growth_mb = max(peaks[pid] - before.get(pid, peaks[pid]) for pid in peaks) // 1024
+    figure("answer", f"{answer.status_code} after {answer.seconds:.2f} s, {answer.sent // MB} MB sent, worker peak +{growth_mb} MB")
     assert answer.status_code == 413, (
         f"a {size_mb} MB login body: {answer.status_code} after {answer.seconds:.1f} s, {answer.sent // MB} MB "
         f"sent, worker memory peaked {growth_mb} MB higher")

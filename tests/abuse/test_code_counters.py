@@ -61,7 +61,7 @@ def unused_recovery_codes(live, user):
                        uid=user_id(live, user.username))
 
 
-def test_parallel_wrong_recovery_codes_on_one_login(live_app, fake):
+def test_parallel_wrong_recovery_codes_on_one_login(live_app, fake, figure):
     user = two_factor_user(live_app, fake)
     browser = pending_login(live_app, user)
 
@@ -70,6 +70,7 @@ def test_parallel_wrong_recovery_codes_on_one_login(live_app, fake):
 
     assert all(r.status_code < 500 for r in responses), [r.status_code for r in responses]
     checked = events_of(live_app, user.username, "recovery_code_failed")
+    figure("of 25 parallel wrong recovery codes on one login, codes checked", checked)
     assert checked <= ATTEMPTS_PER_LOGIN, f"25 parallel wrong recovery codes on one login: {checked} were checked"
     # The login is void: the right code, typed into the form still open, neither logs in nor is used up.
     response = submit(live_app, browser, "/auth/recovery", token, user.recovery_codes[0])
@@ -82,7 +83,7 @@ def test_parallel_wrong_recovery_codes_on_one_login(live_app, fake):
     assert is_logged_in(live_app, browser)
 
 
-def test_parallel_wrong_sms_codes_on_one_login(live_app, fake):
+def test_parallel_wrong_sms_codes_on_one_login(live_app, fake, figure):
     user = two_factor_user(live_app, fake)
     browser = pending_login(live_app, user)
     right = fake.last_code(user.phone)
@@ -93,6 +94,7 @@ def test_parallel_wrong_sms_codes_on_one_login(live_app, fake):
 
     assert all(r.status_code < 500 for r in responses), [r.status_code for r in responses]
     checked = len([c for c in fake.checks if c["to"] == user.phone]) - checks_before
+    figure("of 25 parallel wrong text-message codes on one login, codes Twilio checked", checked)
     assert checked <= ATTEMPTS_PER_LOGIN, f"25 parallel wrong codes on one login: Twilio checked {checked}"
     submit(live_app, browser, "/auth/verify", token, right)
     assert not is_logged_in(live_app, browser)

@@ -38,7 +38,7 @@ def assert_send_refused(response):
     assert_retry_after(response)
 
 
-def test_parallel_enrolments_from_one_account_send_at_most_five(live_app, fake):
+def test_parallel_enrolments_from_one_account_send_at_most_five(live_app, fake, figure):
     attacker = live_app.visitor()
     sign_up(live_app, attacker)  # a fresh login may enrol a phone without re-authenticating
     token = attacker.csrf_token(live_app.url + "/profile/2fa/enable")
@@ -53,6 +53,7 @@ def test_parallel_enrolments_from_one_account_send_at_most_five(live_app, fake):
     responses = at_once([enrol(number) for number in numbers])
 
     sent = [number for number in numbers if send_requests_to(fake, number)]
+    figure("of 12 parallel enrolments, sends that reached Twilio", len(sent))
     assert len(sent) <= PER_ACCOUNT, f"12 parallel enrolments: {len(sent)} reached Twilio"
     accepted = [r for r in responses if r.status_code == 302]
     assert len(accepted) == len(sent)
@@ -61,7 +62,7 @@ def test_parallel_enrolments_from_one_account_send_at_most_five(live_app, fake):
             assert_send_refused(response)
 
 
-def test_refused_sends_use_the_budget_not_the_daily_cap(fresh_live_app, fake):
+def test_refused_sends_use_the_budget_not_the_daily_cap(fresh_live_app, fake, figure):
     live = fresh_live_app(SEND_COOLDOWN_SECONDS=COOLDOWN, SMS_DAILY_LIMIT=20)
     victim = two_factor_user(live, fake)
     fraud_blocked, geo_blocked = random_gb_mobile(), random_gb_mobile()
@@ -77,6 +78,7 @@ def test_refused_sends_use_the_budget_not_the_daily_cap(fresh_live_app, fake):
     ]
 
     reached = send_requests_to(fake, fraud_blocked) + send_requests_to(fake, geo_blocked)
+    figure("of 40 enrolments to numbers Twilio refuses, sends that reached Twilio", len(reached))
     assert len(reached) <= PER_ACCOUNT, (
         f"40 enrolments of numbers Twilio refuses: {len(reached)} reached Twilio; answers "
         f"{sorted({r.status_code for r in responses})}")
@@ -96,7 +98,7 @@ def test_refused_sends_use_the_budget_not_the_daily_cap(fresh_live_app, fake):
     assert is_logged_in(live, victim.visitor)
 
 
-def test_strangers_enrolling_your_number_do_not_hold_up_your_login(live_app, fake):
+def test_strangers_enrolling_your_number_do_not_hold_up_your_login(live_app, fake, figure):
     victim = two_factor_user(live_app, fake)
     strangers = []
     for _ in range(6):
@@ -114,6 +116,7 @@ def test_strangers_enrolling_your_number_do_not_hold_up_your_login(live_app, fak
     responses = at_once([enrol(stranger, token) for stranger, token in strangers])
 
     by_strangers = len(sends_to(fake, victim.phone)) - sent_before
+    figure("codes sent when six strangers enrolled the victim's number at once", by_strangers)
     assert by_strangers <= PER_NEW_NUMBER, f"six strangers enrolling one number at once: {by_strangers} codes sent"
     for response in responses:
         if response.status_code != 302:

@@ -19,7 +19,7 @@ ROUNDS = 5
 IN_FLIGHT = 7  # requests on the cookie while it logs out (gunicorn serves 8 at once with Redis)
 
 
-def test_logout_with_requests_in_flight_stays_logged_out(live_app):
+def test_logout_with_requests_in_flight_stays_logged_out(live_app, figure):
     browser = live_app.visitor()
     username = sign_up(live_app, browser)
     revived, statuses = [], []
@@ -43,6 +43,7 @@ def test_logout_with_requests_in_flight_stays_logged_out(live_app):
         if is_logged_in(live_app, copied):
             revived.append(round_ + 1)
         browser.cookies = dict(logout.cookies)
+    figure(f"rounds of {ROUNDS} still logged in after logout", len(revived))
     assert not revived, f"logged in again after logout in rounds {revived} of {ROUNDS}; answers {statuses}"
     assert all(status < 500 for answers in statuses for status in answers), statuses
 
