@@ -327,7 +327,8 @@ def test_every_use_and_every_wrong_code_is_a_security_event(app, auth, client):
     assert kinds.index("recovery_code_failed") < kinds.index("recovery_code_used")
     assert not any(codes[3] in detail or "abcd" in detail for _, detail in events)
     page = page_text(client.get("/profile"))
-    assert "Recovery code used (9 left)" in page  # a recovery code also confirms it's you: the label says only what happened
+    # A recovery code also confirms it's you (issue 12): the label says only what happened.
+    assert "Recovery code used <span class=\"text-body-secondary\">(9 left)</span>" in page
     assert "Wrong recovery code entered" in page
 
 
