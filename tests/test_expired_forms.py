@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from app.expired_forms import FORM_EXPIRED
 from app.extensions import db
 from app.models import TrustedDevice
-from tests.conftest import CSRF_INPUT, PASSWORD, PHONE, csrf_token, page_text
-from tests.support import NO_SEND_LIMITS, new_browser, recovery_codes_on, text, two_factor_user, wait_out_cooldown
+from tests.conftest import CSRF_INPUT, PASSWORD, csrf_token, page_text
+from tests.support import NO_SEND_LIMITS, new_browser, text, two_factor_user, wait_out_cooldown
 
 pytestmark = pytest.mark.app_settings(**NO_SEND_LIMITS)
 
