@@ -8,7 +8,7 @@ from flask_login import current_user
 from flask_talisman import Talisman
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import health, verification
+from app import expired_forms, health, verification
 from app.body_limit import ChunkedBodyLimit
 from app.errors import register_errorhandlers
 from app import assets, form_html, migrations_on_demand
@@ -47,6 +47,7 @@ def create_app(config_class=None):
     register_blueprints(app)
     register_errorhandlers(app)
     register_session_rules(app)
+    expired_forms.init_app(app)  # after the session rules: see app/expired_forms.py
     register_commands(app)
     health.init_app(app)
     return app

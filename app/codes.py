@@ -91,10 +91,12 @@ def clear_cooldown(phone):
         clear(_cooldown_spec(), *_cooldown_key(phone, purpose))
 
 
-def resend_wait(phone, user=None):
-    """Seconds before another code may go to `phone` for `user` (the cooldown the page shows)."""
-    key = _cooldown_key(phone, purpose_of(phone, user))
-    return int(wait_for(_cooldown_spec(), *key) + 0.999)
+def resend_wait(phone, user):
+    """Seconds before another code may go to `phone` for `user`: the longest wait among the limits
+    a send would take (the cooldown, the number's, the account's and the address's), so a page
+    never offers a button that can only be refused."""
+    limits = _send_limits(phone, user, purpose_of(phone, user))
+    return int(max((wait_for(spec, *key) for spec, key in limits), default=0) + 0.999)
 
 
 def send_code(phone, user, channel="sms"):

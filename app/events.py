@@ -50,7 +50,7 @@ DESCRIPTIONS = {
     REAUTHENTICATED: "Confirmed it's you before a change to your security settings",
     LOGGED_OUT: "Logged out",
     SESSIONS_REVOKED: "Logged out on your other browsers",
-    RECOVERY_CODE_USED: "Logged in with a recovery code",
+    RECOVERY_CODE_USED: "Recovery code used",
     RECOVERY_CODE_FAILED: "Wrong recovery code entered",
     RECOVERY_CODES_GENERATED: "New recovery codes created; the old ones stopped working",
     PHONE_CHANGED: "Phone number changed",

@@ -7,6 +7,8 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField, ValidationError
 from wtforms.validators import EqualTo, InputRequired, Length
 
+from app.expired_forms import FORM_EXPIRED, form_expired
+
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 CONTROL_CHARACTERS_MESSAGE = "Use only printable characters (no tabs, line breaks or control characters)."
 
@@ -14,9 +16,14 @@ CONTROL_CHARACTERS_MESSAGE = "Use only printable characters (no tabs, line break
 class AppForm(FlaskForm):
     """Every form of the app. Text a person typed with a control character in it (a NUL among
     them) is a form error, found before any validator or database query sees the text. Hidden
-    fields are left to their own checks (`next` is dropped when unsafe, the CSRF token refused)."""
+    fields are left to their own checks (`next` is dropped when unsafe, the CSRF token refused).
+    A form whose CSRF token failed (app.expired_forms) never validates: it is shown again."""
 
     def validate(self, extra_validators=None):
+        if form_expired():
+            if FORM_EXPIRED not in self.form_errors:
+                self.form_errors.append(FORM_EXPIRED)
+            return False
         unprintable = [
             field for field in self
             if isinstance(field, StringField) and not isinstance(field, HiddenField)

@@ -67,3 +67,29 @@ def parse_phone(number, country):
     if kind not in SMS_CAPABLE:
         raise InvalidPhone(REFUSED_TYPES.get(kind, "This number can't receive text messages. Use a mobile number."))
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _parsed(phone):
+    if not phone:
+        return None
+    try:
+        return phonenumbers.parse(phone)
+    except phonenumbers.NumberParseException:
+        return None
+
+
+def formatted(phone):
+    """`+447400123456` -> `+44 7400 123456`: the whole number, grouped, so a typo can be seen."""
+    parsed = _parsed(phone)
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL) if parsed else phone
+
+
+def last_digits(phone, count=2):
+    """What a code page says of a number already on the account: `ending in 56`."""
+    return "".join(ch for ch in phone or "" if ch.isdigit())[-count:]
+
+
+def country_of(phone):
+    """The country (region code) of an E.164 number, or None."""
+    parsed = _parsed(phone)
+    return phonenumbers.region_code_for_number(parsed) if parsed else None

@@ -74,14 +74,17 @@ def use(user, code):
 
 # New codes are shown, and downloadable, only in the session that created them and only within the
 # re-authentication window; after that, seeing codes again means creating new ones (and confirming
-# it's you). The session is server-side, and both pages send Cache-Control: no-store.
+# it's you). The session is server-side, and both pages send Cache-Control: no-store. Codes made
+# while turning 2FA on say so, so that saving them finishes turning it on.
 SHOWN_CODES = "new_recovery_codes"
 SHOWN_AT = "new_recovery_codes_at"
+SHOWN_FOR_ENROLMENT = "new_recovery_codes_enrolling"
 
 
-def show_once(codes):
+def show_once(codes, enrolling=False):
     session[SHOWN_CODES] = codes
     session[SHOWN_AT] = time.time()
+    session[SHOWN_FOR_ENROLMENT] = enrolling
 
 
 def shown_codes():
@@ -95,6 +98,16 @@ def shown_codes():
     return None
 
 
+def shown_until():
+    """When the codes shown stop being shown (seconds since the epoch), or None."""
+    at = session.get(SHOWN_AT)
+    return at + current_app.config["SUDO_MINUTES"] * 60 if shown_codes() and isinstance(at, (int, float)) else None
+
+
+def shown_for_enrolment():
+    return bool(session.get(SHOWN_FOR_ENROLMENT))
+
+
 def forget_shown_codes():
-    session.pop(SHOWN_CODES, None)
-    session.pop(SHOWN_AT, None)
+    for key in (SHOWN_CODES, SHOWN_AT, SHOWN_FOR_ENROLMENT):
+        session.pop(key, None)

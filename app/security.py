@@ -64,6 +64,11 @@ def client_fingerprint():
     return hashlib.sha256(request.headers.get("User-Agent", "").encode()).hexdigest()
 
 
+def client_key():
+    """What limits per client address count by (Flask-Limiter's key)."""
+    return "ip:" + client_network()
+
+
 def client_network(address=None):
     """The client's address, with IPv6 grouped by /64: one IPv6 host may hold a whole /64 and
     take a new address for every request, so per-address limits must count the prefix."""

@@ -2,6 +2,7 @@
 import html
 import http.cookies
 import os
+import re
 import secrets
 import signal
 import socket
@@ -47,6 +48,22 @@ def wrong(code):
 def wrong_code(fake, phone=PHONE):
     """A well-formed code that is not the last one sent to `phone`."""
     return wrong(fake.last_code(phone))
+
+
+def recovery_codes_on(response):
+    """The recovery codes a page shows."""
+    return re.findall(r'<li class="col">([^<]*)</li>', page_text(response))
+
+
+def two_factor_user(auth, username="alice", national="07400 123456", phone=PHONE):
+    """Sign up, turn 2FA on and save the recovery codes; logged in still. Returns the codes."""
+    assert auth.register(username).status_code == 302
+    assert auth.start_enrolment(national, "GB").status_code == 302
+    assert auth.confirm(phone=phone).headers["Location"] == "/profile/recovery-codes"
+    codes = recovery_codes_on(auth.client.get("/profile/recovery-codes"))
+    assert len(codes) == 10
+    assert auth.post("/profile/recovery-codes").status_code == 302
+    return codes
 
 
 # -- Browsers -----------------------------------------------------------------------------------

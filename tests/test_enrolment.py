@@ -4,7 +4,7 @@ import re
 import pytest
 
 from app import security
-from app.profile import routes as profile_routes
+from app.profile import phone as profile_phone
 from tests.conftest import PASSWORD, PHONE, PHONE_NATIONAL, page_text
 from tests.support import (
     ShiftedClock,
@@ -67,7 +67,8 @@ def test_enrol_national_and_international_numbers(alice, app, auth, client, fake
     assert [(s["to"], s["channel"]) for s in fake.sends] == [(PHONE, "sms")]
     page = text(client.get("/profile/2fa/confirm"))
     assert "We sent a code by text message to your phone." in page
-    assert MASKED in page and "7400123456" not in page
+    # The whole number just typed, grouped, so a typo can be seen (issue 12); never raw E.164.
+    assert "We sent a code by text message to +44 7400 123456." in page and "7400123456" not in page
     assert phone_of(app) is None  # nothing saved before the code
     response = auth.confirm()
     assert response.status_code == 302
@@ -161,7 +162,7 @@ def test_confirm_after_2fa_is_on_has_nothing_pending(alice, auth, client, fake):
 def test_pending_number_expires_after_ten_minutes(alice, app, auth, client, fake, monkeypatch, seconds, expired):
     auth.start_enrolment()
     code = fake.last_code(PHONE)
-    monkeypatch.setattr(profile_routes, "time", ShiftedClock(seconds))
+    monkeypatch.setattr(profile_phone, "time", ShiftedClock(seconds))
     if not expired:
         assert client.get("/profile/2fa/confirm").status_code == 200
         assert auth.confirm(code).status_code == 302

@@ -8,7 +8,7 @@ import logging
 import os
 import re
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -223,10 +223,16 @@ def test_wrong_codes_across_logins_lock_the_code_step(app, auth, client, fake, c
     # Locked: a new login sends nothing, and even the right code is not checked.
     sends, checks = len(send_requests(fake)), len(fake.checks)
     assert auth.login().headers["Location"] == "/auth/verify"
-    response = auth.verify(fake.last_code(PHONE))
+    # The locked page has no form: the code is posted with a token from another page.
+    response = auth.post("/auth/verify", {"code": fake.last_code(PHONE)}, form_url="/auth/login")
     assert response.status_code == 429
     assert retry_after(response) > 60
-    assert resend(auth).status_code == 429
+    # Resend (a button from a page opened before) leads back to the locked page, which has no
+    # buttons; nothing is sent.
+    response = auth.post("/auth/verify/resend", form_url="/auth/login")
+    assert response.status_code == 302 and response.headers["Location"] == "/auth/verify"
+    locked_page = page_text(client.get("/auth/verify"))
+    assert "locked" in locked_page and "Resend code" not in locked_page
     assert len(send_requests(fake)) == sends
     assert len(fake.checks) == checks
     assert client.get("/profile").status_code == 302
@@ -270,16 +276,33 @@ def test_failure_counter_resets_on_success(app, auth, client, fake):
 
 # --- sends and resends -----------------------------------------------------------------------------
 
+RESEND_AFTER = re.compile(r"You can ask for a new code after (\d\d):(\d\d) UTC\.")
+COUNTDOWN = re.compile(r'data-countdown="(\d+)"')
+
+
+def countdown(page):
+    """The seconds the code page counts down before Resend / Call me instead can send."""
+    match = COUNTDOWN.search(page)
+    assert match, page
+    return int(match.group(1))
+
+
+def early_click_refused(auth, url="/auth/verify/resend"):
+    """A button pressed before the wait is over: back to the code page, which says until when."""
+    response = auth.post(url, form_url="/auth/verify")
+    assert response.status_code == 302 and response.headers["Location"] == "/auth/verify"
+    page = page_text(auth.client.get("/auth/verify"))
+    assert '<div class="alert alert-warning" role="alert">You can ask for a new code after' in page
+    return page
+
+
 def test_resend_right_after_a_send_waits_for_the_cooldown(auth, fake, cooldown, pass_time):
     auth.signup_with_2fa()
     auth.login()
     sends = len(send_requests(fake))
     for url in ("/auth/verify/resend", "/auth/verify/call"):
-        response = auth.post(url, form_url="/auth/verify")
-        assert response.status_code == 429
-        wait = retry_after(response)
-        assert 1 <= wait <= cooldown
-        assert re.search(r"Try again in \d+ seconds?\.", page_text(response))
+        page = early_click_refused(auth, url)
+        assert 1 <= countdown(page) <= cooldown
     assert len(send_requests(fake)) == sends
     pass_time(cooldown + 0.2)
     response = resend(auth)
@@ -291,31 +314,35 @@ def test_resend_right_after_a_send_waits_for_the_cooldown(auth, fake, cooldown, 
 def test_verify_page_shows_the_resend_cooldown(auth, client, cooldown, pass_time):
     auth.signup_with_2fa()
     auth.login()
+    before = datetime.now(timezone.utc)
     text = page_text(client.get("/auth/verify"))
-    match = re.search(r"ask for a new code in (\d+) seconds", text)
+    assert 1 <= countdown(text) <= cooldown
+    match = RESEND_AFTER.search(text)  # the wait, written as a time for a browser without JavaScript
     assert match, text
-    assert 1 <= int(match.group(1)) <= cooldown
+    ready = before.replace(hour=int(match.group(1)), minute=int(match.group(2)), second=0, microsecond=0)
+    assert timedelta(0) < (ready - before) % timedelta(days=1) <= timedelta(seconds=cooldown + 60)
     pass_time(cooldown + 0.2)
     text = page_text(client.get("/auth/verify"))
-    assert "ask for a new code in" not in text
+    assert countdown(text) == 0
+    assert "ask for a new code after" not in text
     assert "Resend code" in text
 
 
-def test_resend_posts_get_429_before_the_sixth_send(auth, fake, cooldown, pass_time):
-    """Default limits: however the resends are spaced, the fake never sees a sixth send."""
+def test_resends_never_reach_a_sixth_send(auth, fake, cooldown, pass_time):
+    """Default limits: however the resends are spaced, the fake never sees a sixth send. An early
+    click leads back to the code page (no POST address left to reload), which says until when."""
     auth.signup_with_2fa()  # send 1 (enrolment)
     auth.login()  # send 2
     for _ in range(5):  # hammering: the cooldown refuses them all
-        assert resend(auth).status_code == 429
+        early_click_refused(auth)
     assert len(send_requests(fake)) == 2
     for expected in (3, 4, 5):
         pass_time(cooldown + 0.2)
         assert resend(auth).status_code == 302
         assert len(send_requests(fake)) == expected
     pass_time(cooldown + 0.2)
-    response = resend(auth)
-    assert response.status_code == 429
-    assert retry_after(response) > cooldown  # the 10-minute window, not the cooldown
+    page = early_click_refused(auth)
+    assert countdown(page) > cooldown  # the 10-minute window, not the cooldown
     assert len(send_requests(fake)) == 5
     assert len(fake.sends) == 5
 

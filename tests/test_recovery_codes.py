@@ -94,9 +94,9 @@ def test_turning_2fa_on_shows_ten_distinct_codes_in_the_grouped_form(auth):
     for code in codes:
         assert CODE_FORM.match(code), code
     text = page_text(page)
-    assert "This is the only time they are shown." in text
+    assert "This is the only time they are shown" in text
     assert 'href="/profile/recovery-codes.txt"' in text and "Download as .txt" in text
-    assert 'value="I have saved these codes"' in text
+    assert 'value="I have saved my recovery codes"' in text
 
 
 def test_download_is_a_text_attachment_with_the_same_codes(auth, client):
@@ -327,7 +327,8 @@ def test_every_use_and_every_wrong_code_is_a_security_event(app, auth, client):
     assert kinds.index("recovery_code_failed") < kinds.index("recovery_code_used")
     assert not any(codes[3] in detail or "abcd" in detail for _, detail in events)
     page = page_text(client.get("/profile"))
-    assert "Logged in with a recovery code" in page
+    # A recovery code also confirms it's you (issue 12): the label says only what happened.
+    assert "Recovery code used <span class=\"text-body-secondary\">(9 left)</span>" in page
     assert "Wrong recovery code entered" in page
 
 
@@ -364,14 +365,14 @@ def test_wrong_codes_count_toward_the_account_lock(app, auth, client):
     locked = use_code(auth, "yyyy-yyyy")
     assert locked.status_code == 429
     assert int(locked.headers["Retry-After"]) > 0
-    assert "The code step is locked" in page_text(locked)
+    assert "entering codes on this account is locked for 15 minutes" in page_text(locked)
     with app.app_context():
         assert User.by_username("alice").code_locked_until is not None
     assert "code_step_locked" in [kind for kind, _ in event_kinds(app)]
 
     # A new login (the password is right) still cannot use a valid recovery code while locked.
     password_step(auth)
-    response = use_code(auth, codes[0])
+    response = auth.post("/auth/recovery", {"code": codes[0]}, form_url="/auth/login")  # the locked page has no form
     assert response.status_code == 429
     assert not logged_in(client)
     assert remaining(app) == 10

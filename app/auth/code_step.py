@@ -1,36 +1,108 @@
-"""The code step shared by login, re-authentication and enrolment: one form, one set of answers."""
-from flask import flash, make_response, redirect, render_template
+"""The code step shared by login, re-authentication and enrolment: one form, one set of answers,
+and one way of saying where the code went and when another one may be asked for.
+
+Every button on a code page (Resend code, Call me instead) ends in a redirect back to the page,
+whatever happened, so no POST address is left in the browser and a reload never sends again.
+"""
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from flask import current_app, flash, make_response, redirect, render_template, session
 
 from app.auth.forms import ActionForm, CodeForm
-from app.codes import check_code, code_step_wait, resend_wait, send_code, sent_message
+from app.codes import check_code, code_step_wait, phone_key, resend_wait, send_code, sent_message
+from app.phones import formatted, last_digits
 from app.throttle import Taken, Throttled
 from app.verification import CheckResult, VerificationError
 from app.verification.base import CODE_EXPIRED, TOO_MANY_WRONG_CODES as TOO_MANY_CODES
+from app.waits import wait_in_words
 
 WRONG_CODE = "Incorrect code. Please try again."
+SENT_BY = "code_sent_by"  # the channel of the last code sent in this session, and to which number
+CHANNEL_WORDS = {"sms": "text message", "call": "phone call", "whatsapp": "WhatsApp message"}
+NO_ATTEMPT = Taken([])  # a code step that counts no attempts of its own
 
 
 def retry_after_header(error):
     return {"Retry-After": str(error.retry_after)} if error.retry_after else {}
 
 
-NO_ATTEMPT = Taken([])  # a code step that counts no attempts of its own
+def clock_time_after(seconds):
+    """The UTC time, on the minute, by which `seconds` will surely have passed: `14:33 UTC`."""
+    now = datetime.now(timezone.utc)
+    moment = now + timedelta(seconds=seconds)
+    if moment.second or moment.microsecond:
+        moment = moment.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    day = "" if moment.date() == now.date() else f"{moment.day} {moment:%b}, "
+    return f"{day}{moment:%H:%M} UTC"
+
+
+def resend_sentence(wait):
+    """What the page says until another code may be sent, and what an early click is told."""
+    return f"You can ask for a new code after {clock_time_after(wait)}."
+
+
+def locked_sentence(wait):
+    return (f"For your security, entering codes on this account is locked for {wait_in_words(wait)}. "
+            f"You can try again after {clock_time_after(wait)}.")
+
+
+def wrong_code_message(tries_left):
+    """A wrong code; once only two tries are left, how many."""
+    if tries_left is None or tries_left > 2:
+        return WRONG_CODE
+    return f"Incorrect code. You have {tries_left} {'try' if tries_left == 1 else 'tries'} left."
+
+
+def record_sent(phone, sent):
+    session[SENT_BY] = {"to": phone_key(phone), "channel": sent.channel}
+
+
+@dataclass(frozen=True)
+class CodeStep:
+    """What a code page says around its form."""
+
+    sent: str  # where the code went, and how
+    valid_minutes: int
+    wait: int  # seconds until Resend / Call me instead can send; 0 when they can now
+    wait_sentence: str
+    locked: str  # why no code can be entered now, or "" when one can
 
 
 class CodePage:
-    """Renders one code-step template for one phone number, with the right status."""
+    """Renders one code-step template for one phone number, with the right status.
 
-    def __init__(self, template, phone, user, **context):
+    `full_number` says the whole number (one just typed, during enrolment, so a typo shows);
+    otherwise the page names only its last digits (the number on the account)."""
+
+    def __init__(self, template, phone, user, full_number=False, **context):
         self.template = template
         self.phone = phone
         self.user = user
+        self.full_number = full_number
         self.context = context
+
+    def sent_sentence(self):
+        to = formatted(self.phone) if self.full_number else f"your phone number ending in {last_digits(self.phone)}"
+        record = session.get(SENT_BY)
+        channel = record.get("channel") if isinstance(record, dict) and record.get("to") == phone_key(self.phone) else None
+        how = CHANNEL_WORDS.get(channel)
+        return f"We sent a code by {how} to {to}." if how else f"We sent a code to {to}."
+
+    def step(self):
+        lock = code_step_wait(self.user)
+        wait = 0 if lock else resend_wait(self.phone, self.user)
+        return CodeStep(
+            sent=self.sent_sentence(),
+            valid_minutes=int(current_app.config["CODE_TTL"].total_seconds() // 60),
+            wait=wait,
+            wait_sentence=resend_sentence(wait) if wait else "",
+            locked=locked_sentence(lock) if lock else "",
+        )
 
     def render(self, form=None, status=200, headers=None):
         form = form if form is not None else CodeForm(formdata=None)
-        body = render_template(
-            self.template, form=form, actions=ActionForm(), resend_wait=resend_wait(self.phone, self.user), **self.context
-        )
+        body = render_template(self.template, form=form, actions=ActionForm(), step=self.step(), **self.context)
         response = make_response(body, status)
         response.headers.update(headers or {})
         return response
@@ -44,17 +116,17 @@ class CodePage:
         return self.render(form, error.status, retry_after_header(error))
 
     def locked(self, user):
-        wait = code_step_wait(user)
-        flash(f"Too many incorrect codes. The code step is locked; try again in {max(1, wait // 60)} minutes.", "danger")
-        return self.render(status=429, headers={"Retry-After": str(wait)})
+        """No form and no buttons: the page says how long entering codes is locked."""
+        return self.render(status=429, headers={"Retry-After": str(code_step_wait(user))})
 
-    def submit(self, form, user, take_attempt=None, exhausted=None):
+    def submit(self, form, user, take_attempt=None, exhausted=None, tries_left=None):
         """Checks a submitted code: (CheckResult, None) when approved, else (result, response).
 
         `take_attempt`, when given, takes one attempt before the code goes to the verifier (so
         parallel guesses can't all slip through); when none is left, the answer is `exhausted()`
         and the code is not checked. An answer that was not a guess (the code had ended, the
-        service was down) gives the attempt back."""
+        service was down) gives the attempt back. `tries_left()` counts what is left after a
+        wrong code, for the message."""
         if code_step_wait(user):
             return None, self.locked(user)
         if not form.validate_on_submit():
@@ -75,32 +147,49 @@ class CodePage:
             return result, self.locked(user)
         if result is CheckResult.WRONG:
             form.code.raw_data, form.code.data = None, ""  # a wrong code is no use to edit
-            form.code.errors.append(WRONG_CODE)
+            form.code.errors.append(wrong_code_message(tries_left() if tries_left is not None else None))
             return result, self.render(form, 401)
         flash(CODE_EXPIRED if result is CheckResult.EXPIRED else TOO_MANY_CODES, "warning")
         return result, self.render(status=400)
 
     def resend(self, user, channel, back):
-        """A 'Resend code' or 'Call me instead' button."""
+        """A 'Resend code' or 'Call me instead' button: whatever the outcome, back to the page,
+        which says it (a locked page says so itself)."""
         if not ActionForm().validate_on_submit():
             flash("Your form expired. Please try again.", "warning")
             return redirect(back)
         if code_step_wait(user):
-            return self.locked(user)
+            return redirect(back)
+        wait = resend_wait(self.phone, user)
+        if wait:
+            flash(resend_sentence(wait), "warning")
+            return redirect(back)
         try:
-            flash(sent_message(send_code(self.phone, user, channel=channel)), "info")
-        except (Throttled, VerificationError) as error:
-            return self.error(error)
+            sent = send_code(self.phone, user, channel=channel)
+        except Throttled as error:  # a send that raced this one took the last of a limit
+            flash(error.description, "warning")
+        except VerificationError as error:
+            flash(error.message, "danger")
+        else:
+            record_sent(self.phone, sent)
+            flash(sent_message(sent), "info")
         return redirect(back)
 
-    def send_first(self, user, then):
-        """Sends the first code of a step and redirects to it; a recent code is reused."""
+    def send_first(self, user, then, render_errors=True):
+        """Sends the first code of a step and redirects to it; a recent code is reused. When the
+        code can't be sent, the page says why: rendered here (`render_errors`), or after the
+        redirect."""
         if code_step_wait(user):
             return redirect(then)
         try:
-            flash(sent_message(send_code(self.phone, user)), "info")
+            sent = send_code(self.phone, user)
         except Throttled:
             flash("A code was sent a moment ago. Enter it below, or request a new one shortly.", "info")
         except VerificationError as error:
-            return self.error(error)
+            if render_errors:
+                return self.error(error)
+            flash(error.message, "danger")
+        else:
+            record_sent(self.phone, sent)
+            flash(sent_message(sent), "info")
         return redirect(then)

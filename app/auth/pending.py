@@ -1,19 +1,17 @@
 """The half-finished login between the password and the code, kept in a server-side session.
 
-Its code attempts are counted in the rate-limit storage under the login's own random id, one
-atomic hit taken before each code is checked, so parallel guesses cannot all slip through.
+Its code attempts are counted under the login's own random id (app.auth.attempts).
 """
 import secrets
 import time
 from dataclasses import dataclass
 
 from flask import current_app, session
-from limits import parse
 
+from app.auth.attempts import CodeAttempts
 from app.auth.session import start_server_session
 from app.extensions import db
 from app.models import User
-from app.throttle import Throttled, strategy, take
 
 PREFIX = "pending_login_"
 
@@ -68,22 +66,15 @@ class PendingLogin:
         # A new password, a new phone or 2FA turned off rotates the token: a login begun before ends.
         return user if secrets.compare_digest(user.session_token, self.session_token) else None
 
-    def _attempts(self):
-        minutes = int(current_app.config["CODE_TTL"].total_seconds() // 60)
-        return f"{current_app.config['CODE_ATTEMPTS_PER_LOGIN']}/{minutes} minutes", ("login-attempts", self.id)
+    def attempts(self):
+        return CodeAttempts("login-attempts", self.id)
 
     def take_attempt(self):
-        """Takes one of this login's code attempts before a code is checked: what to give back if
-        the check turns out not to be a guess, or None once no attempt is left."""
-        try:
-            return take([self._attempts()], lambda wait: "")
-        except Throttled:
-            return None
+        """Takes one of this login's code attempts (see CodeAttempts.take)."""
+        return self.attempts().take()
 
     def attempts_left(self):
-        spec, key = self._attempts()
-        item = parse(spec)
-        return strategy().get_window_stats(item, *key).remaining
+        return self.attempts().left()
 
 
 def clear():

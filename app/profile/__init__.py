@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("profile", __name__)
 
-from app.profile import routes  # noqa: E402,F401
+from app.profile import account, phone, routes  # noqa: E402,F401

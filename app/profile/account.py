@@ -18,16 +18,23 @@ NO_STORE = {"Cache-Control": "no-store"}
 @bp.route("/recovery-codes", methods=["GET", "POST"])
 @login_required
 def recovery_codes():
-    """Show new recovery codes once; 'I have saved these codes' clears them from the session."""
+    """Show new recovery codes once; 'I have saved my recovery codes' clears them from the session
+    (and, while turning 2FA on, is its last step)."""
     codes = recovery.shown_codes()
     if not codes:
         return redirect(url_for("profile.index"))
     form = SavedCodesForm()
+    enrolling = recovery.shown_for_enrolment()
     if form.validate_on_submit():
         recovery.forget_shown_codes()
-        flash("Keep your recovery codes somewhere safe, away from your phone.", "info")
+        if enrolling:
+            flash("Two-factor authentication is on. Each login will now ask for a code sent to your phone. "
+                  "Keep your recovery codes somewhere safe, away from your phone.", "success")
+        else:
+            flash("Keep your recovery codes somewhere safe, away from your phone.", "info")
         return redirect(url_for("profile.index"))
-    return render_template("profile/recovery_codes.html", codes=codes, form=form), NO_STORE
+    page = render_template("profile/recovery_codes.html", codes=codes, form=form, enrolling=enrolling)
+    return page, 400 if form.errors else 200, NO_STORE
 
 
 @bp.route("/recovery-codes.txt")
@@ -55,7 +62,7 @@ def regenerate_recovery_codes():
         return redirect(url_for("profile.index"))
     form = RegenerateCodesForm()
     if not form.validate_on_submit():
-        return render_template("profile/regenerate_codes.html", form=form)
+        return render_template("profile/regenerate_codes.html", form=form), 400 if form.errors else 200
     recovery.show_once(recovery.generate(current_user))
     events.record(events.RECOVERY_CODES_GENERATED, current_user, commit=False)
     db.session.commit()

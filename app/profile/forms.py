@@ -36,7 +36,7 @@ class RegenerateCodesForm(AppForm):
 
 
 class SavedCodesForm(AppForm):
-    submit = SubmitField("I have saved these codes")
+    submit = SubmitField("I have saved my recovery codes")
 
 
 class PasswordChangeForm(AppForm):

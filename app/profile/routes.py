@@ -1,25 +1,19 @@
-"""The profile page and turning two-factor authentication on and off."""
-import time
+"""The profile page, with its reminders, and turning two-factor authentication off (turning it
+on and changing the phone are in profile.phone)."""
+from datetime import datetime, timezone
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from app import devices, events, recovery
-from app.auth.code_step import CodePage, retry_after_header
-from app.auth.forms import ActionForm, CodeForm
+from app import devices, events, lost_phone, recovery
+from app.auth.forms import ActionForm
 from app.auth.session import refresh_login
-from app.codes import send_code, sent_message
 from app.extensions import db
-from app.phones import default_country
 from app.profile import bp
 from app.profile.overview import browsers_and_events
-from app.profile.forms import ConfirmDisableForm, PhoneForm
+from app.profile.forms import ConfirmDisableForm
 from app.security import mask_phone, sudo_required
-from app.throttle import Throttled
-from app.verification import VerificationError
 
-PENDING_PHONE = "enrol_phone"
-PENDING_PHONE_AT = "enrol_phone_at"
 EVENTS_SHOWN, MORE_EVENTS_SHOWN = 10, 50  # "Show more" (?events=more) shows the larger number
 
 
@@ -30,6 +24,7 @@ def index():
     limit = MORE_EVENTS_SHOWN if request.args.get("events") == "more" else EVENTS_SHOWN
     # Browsers are remembered only while 2FA is on (turning it off forgets them all).
     remembered, recent = browsers_and_events(current_user, limit + 1, with_browsers=current_user.two_factor_enabled)
+    unsaved_until = recovery.shown_until()
     return render_template(
         "profile/index.html",
         masked_phone=mask_phone(current_user.phone),
@@ -41,125 +36,9 @@ def index():
         more_events=len(recent) > limit and limit == EVENTS_SHOWN,
         descriptions=events.DESCRIPTIONS,
         actions=ActionForm(),
+        lost_phone=current_user.two_factor_enabled and lost_phone.recovery_code_used(),
+        unsaved_codes_until=datetime.fromtimestamp(unsaved_until, timezone.utc) if unsaved_until else None,
     )
-
-
-def pending_phone():
-    """The number waiting for its code, or None when absent or older than a code lives."""
-    phone, started = session.get(PENDING_PHONE), session.get(PENDING_PHONE_AT)
-    if not phone or not isinstance(started, (int, float)):
-        return None
-    if not 0 <= time.time() - started <= current_app.config["CODE_TTL"].total_seconds():
-        clear_pending_phone()
-        return None
-    return phone
-
-
-def clear_pending_phone():
-    session.pop(PENDING_PHONE, None)
-    session.pop(PENDING_PHONE_AT, None)
-
-
-def phone_form_page(template):
-    """Shared by enabling 2FA and changing the phone: ask for a number and send it a code."""
-    form = PhoneForm()
-    if not form.is_submitted():
-        form.country.data = default_country()
-    if not form.validate_on_submit():
-        return render_template(template, form=form), 400 if form.errors else 200
-    try:
-        sent = send_code(form.e164, current_user)
-    except Throttled as error:
-        flash(error.description, "warning")
-        return render_template(template, form=form), 429, {"Retry-After": str(error.retry_after_seconds)}
-    except VerificationError as error:
-        if error.field == "phone":
-            form.phone.errors.append(error.message)
-        else:
-            flash(error.message, "danger")
-        return render_template(template, form=form), error.status, retry_after_header(error)
-    session[PENDING_PHONE] = form.e164
-    session[PENDING_PHONE_AT] = time.time()
-    flash(sent_message(sent), "info")
-    return redirect(url_for("profile.confirm_2fa"))
-
-
-@bp.route("/2fa/enable", methods=["GET", "POST"])
-@login_required
-@sudo_required(fresh_login_counts=True)
-def enable_2fa():
-    """Ask for a phone number and send it a code."""
-    if current_user.two_factor_enabled:
-        flash("Two-factor authentication is already on.", "info")
-        return redirect(url_for("profile.index"))
-    return phone_form_page("profile/enable.html")
-
-
-@bp.route("/2fa/phone", methods=["GET", "POST"])
-@login_required
-@sudo_required
-def change_phone():
-    """Replace the number; the old one keeps working until the new one is confirmed."""
-    if not current_user.two_factor_enabled:
-        return redirect(url_for("profile.enable_2fa"))
-    return phone_form_page("profile/change_phone.html")
-
-
-def confirm_page(phone):
-    changing = current_user.two_factor_enabled
-    return CodePage("profile/confirm.html", phone, current_user, masked_phone=mask_phone(phone), changing=changing)
-
-
-def pending_phone_or_restart():
-    """The pending number, or None after flashing why (the caller sends them to `phone_entry_url`)."""
-    phone = pending_phone()
-    if phone is None:
-        flash("Your code request expired or was not started. Please enter your number again.", "warning")
-    return phone
-
-
-def phone_entry_url():
-    return url_for("profile.change_phone" if current_user.two_factor_enabled else "profile.enable_2fa")
-
-
-@bp.route("/2fa/confirm", methods=["GET", "POST"])
-@login_required
-def confirm_2fa():
-    """Check the code sent to the new number; only then is it saved (and 2FA turned on)."""
-    phone = pending_phone_or_restart()
-    if phone is None:
-        return redirect(phone_entry_url())
-    user = current_user._get_current_object()
-    result, response = confirm_page(phone).submit(CodeForm(), user)
-    if response is not None:
-        return response
-    clear_pending_phone()
-    if user.two_factor_enabled:
-        user.change_phone(phone)
-        events.record(events.PHONE_CHANGED, user, detail=f"to {mask_phone(phone)}", commit=False)
-        db.session.commit()
-        refresh_login(user)
-        flash("Your phone number is changed. Codes now go to the new number.", "success")
-        return redirect(url_for("profile.index"))
-    user.enable_two_factor(phone)
-    recovery.show_once(recovery.generate(user, first=True))
-    events.record_all([(events.TWO_FACTOR_ENABLED, f"phone {mask_phone(phone)}"), (events.RECOVERY_CODES_GENERATED, "")],
-                      user, commit=False)
-    db.session.commit()
-    refresh_login(user)
-    flash("Two-factor authentication is on. Each login will now ask for a code sent to your phone.", "success")
-    return redirect(url_for("profile.recovery_codes"))
-
-
-@bp.route("/2fa/confirm/resend", methods=["POST"], defaults={"channel": "sms"}, endpoint="confirm_resend")
-@bp.route("/2fa/confirm/call", methods=["POST"], defaults={"channel": "call"}, endpoint="confirm_call")
-@login_required
-def resend_enrolment_code(channel):
-    """Send the enrolment code again, by text or by a call."""
-    phone = pending_phone_or_restart()
-    if phone is None:
-        return redirect(phone_entry_url())
-    return confirm_page(phone).resend(current_user, channel, url_for("profile.confirm_2fa"))
 
 
 @bp.route("/2fa/disable", methods=["GET", "POST"])
@@ -175,14 +54,13 @@ def disable_2fa():
         return render_template(
             "profile/disable.html", form=form, masked_phone=mask_phone(current_user.phone),
             recovery_left=recovery.remaining(current_user), remembered=len(devices.listed(current_user)),
-        )
+        ), 400 if form.errors else 200
     user = current_user._get_current_object()
     user.disable_two_factor()
     events.record(events.TWO_FACTOR_DISABLED, user, commit=False)
     db.session.commit()
     refresh_login(user)
+    lost_phone.forget()
+    recovery.forget_shown_codes()
     flash("Two-factor authentication is off. Your other sessions have been logged out.", "warning")
     return redirect(url_for("profile.index"))
-
-
-from app.profile import account  # noqa: E402,F401  (recovery codes, devices, password, deletion)

@@ -233,6 +233,10 @@ class Person:
     def __init__(self, page: Page, server: LiveServer, fake, folder: Path, username="alice", scripts=True):
         self.page, self.server, self.fake = page, server, fake
         self.scripts = scripts  # False when the page's context has JavaScript off
+        if scripts:
+            # Page timers run on a clock the test can move forward (the resend countdown); it
+            # keeps real time otherwise.
+            page.clock.install()
         self.folder = folder
         self.username = username
         self.steps = 0
@@ -299,16 +303,22 @@ class Person:
         self.snap("enrolment code sent")
         self.page.get_by_label("Verification code").fill(self.fake.last_code(phone))
         self.submit("Verify", 200)
-        expect(self.alert()).to_contain_text("Two-factor authentication is on")
+        # Not "on" yet: the recovery codes come first.
+        expect(self.alert()).to_have_text("Your number is confirmed. One last step: save your recovery codes.")
         self.save_recovery_codes()
+        expect(self.page.get_by_role("alert").first).to_contain_text("Two-factor authentication is on.")
         self.at_profile()
         expect(self.page.get_by_text("+44 ••• ••• •456", exact=True)).to_be_visible()
         expect(self.page.get_by_text("You have 10 recovery codes left.")).to_be_visible()
         self.snap("2fa on")
 
-    def save_recovery_codes(self):
-        """Ten codes shown once: read them, download them, then 'I have saved these codes'."""
+    def save_recovery_codes(self, saved_message="Keep your recovery codes somewhere safe, away from your phone."):
+        """Ten codes shown once, in a framed block: read them, download them (Copy and Print only
+        with JavaScript), then 'I have saved my recovery codes'."""
         self.at("/profile/recovery-codes", "^Save your recovery codes$")
+        expect(self.page.get_by_role("region", name=f"Recovery codes for {self.username}")).to_be_visible()
+        for button in ("Copy", "Print"):
+            expect(self.page.get_by_role("button", name=button, exact=True)).to_have_count(1 if self.scripts else 0)
         codes = self.page.get_by_role("list", name="Recovery codes").get_by_role("listitem").all_inner_texts()
         codes = [code.strip() for code in codes]
         assert len(codes) == 10 and len(set(codes)) == 10, codes
@@ -320,8 +330,8 @@ class Person:
         assert re.findall(r"\b[a-z2-9]{4}-[a-z2-9]{4}\b", text) == codes, text  # the same ten, in order
         self.recovery_codes = codes
         self.snap("recovery codes shown")
-        self.submit("I have saved these codes", 200)
-        expect(self.alert()).to_contain_text("Keep your recovery codes somewhere safe")
+        self.submit("I have saved my recovery codes", 200)
+        expect(self.alert()).to_contain_text(saved_message)
 
     def log_in_with_recovery_code(self, code, accepted=True):
         self.page.get_by_role("link", name="Use a recovery code").click()
@@ -351,7 +361,24 @@ class Person:
         self.snap("sudo code entered")
         self.submit("Verify", 200)
 
-    def change_phone(self, national, new_phone, old_phone=PHONE, masked=None):
+    def confirm_its_me_with_a_recovery_code(self, code, purpose):
+        """Sudo mode without the phone: the password, then "Use a recovery code instead"."""
+        self.at("/auth/reauthenticate", "^Confirm it's you$")
+        expect(self.page.get_by_text(f"You are confirming it's you to {purpose}.")).to_be_visible()
+        expect(self.page.get_by_role("link", name="Cancel")).to_have_attribute("href", "/profile")
+        self.snap("confirm it's you: password")
+        self.page.get_by_label("Password").fill(PASSWORD)
+        self.submit("Confirm", 200)
+        self.at("/auth/reauthenticate/code", "^Enter your code to confirm it's you$")
+        expect(self.page.get_by_text("to your phone number ending in 56.")).to_be_visible()
+        self.snap("confirm it's you: code")
+        self.page.get_by_role("link", name="Use a recovery code instead").click()
+        self.at("/auth/reauthenticate/recovery", "^Use a recovery code to confirm it's you$")
+        self.page.get_by_label("Recovery code").fill(code)
+        self.snap("confirm it's you: recovery code")
+        self.submit("Confirm", 200)
+
+    def change_phone(self, national, new_phone, old_phone=PHONE, masked=None, whole=None):
         self.open("/profile")
         self.page.get_by_role("link", name="Change phone number").click()
         self.confirm_its_me(old_phone)
@@ -363,8 +390,8 @@ class Person:
         self.submit("Send code", 200)
         self.at("/profile/2fa/confirm", "Confirm your new number")
         assert [s["to"] for s in self.fake.sends[sends:]] == [new_phone]
-        if masked:
-            expect(self.page.get_by_text(f"Enter the code we sent to {masked}.")).to_be_visible()
+        if whole:  # the number just typed, whole, so a typo can be seen
+            expect(self.page.get_by_text(f"We sent a code by text message to {whole}.")).to_be_visible()
         self.snap("code sent to the new number")
         self.page.get_by_label("Verification code").fill(self.fake.last_code(new_phone))
         self.submit("Verify", 200)
@@ -414,23 +441,54 @@ class Person:
         self.at_profile()
         self.snap("code accepted")
 
-    def resend_code(self, phone=PHONE):
-        """'Resend code' too early is refused with the wait; once the wait is over it sends."""
-        sends = len(self.fake.sends)
-        expect(self.page.get_by_text("You can ask for a new code in")).to_be_visible()
-        self.submit("Resend code", 429)
-        expect(self.alert()).to_contain_text("Too many codes were requested. Try again in")
-        self.snap("resend too early")
-        assert len(self.fake.sends) == sends
+    def resend_area(self):
+        return self.page.locator("[data-countdown]")
+
+    def resend_wait_is_shown(self):
+        """Until another code may be sent: with JavaScript a countdown, the buttons held back;
+        without, the time written out, the buttons live (an early click is answered in words)."""
+        area = self.resend_area()
+        if self.scripts:
+            expect(area).to_contain_text(re.compile(r"You can ask for a new code in \d+ seconds\."))
+            for button in ("Resend code", "Call me instead"):
+                expect(area.get_by_role("button", name=button)).to_be_disabled()
+        else:
+            expect(area).to_contain_text(re.compile(r"You can ask for a new code after \d\d:\d\d UTC\."))
+            for button in ("Resend code", "Call me instead"):
+                expect(area.get_by_role("button", name=button)).to_be_enabled()
+
+    def let_resend_wait_pass(self, phone=PHONE):
+        """The server's wait, and the page's countdown, run out."""
         self.server.let_cooldown_pass(phone)
+        if self.scripts:
+            seconds = int(self.resend_area().get_attribute("data-countdown"))
+            self.page.clock.fast_forward(seconds * 1000 + 1000)
+            expect(self.resend_area()).to_contain_text("You can ask for a new code now.")
+            expect(self.resend_area().get_by_role("button", name="Resend code")).to_be_enabled()
+
+    def resend_code(self, phone=PHONE, path="/auth/verify"):
+        """'Resend code' waits for the countdown (an early click, without JavaScript, is told until
+        when); once the wait is over it sends, and the browser is back on the code page."""
+        sends = len(self.fake.sends)
+        self.resend_wait_is_shown()
+        self.snap("resend waits")
+        if not self.scripts:
+            sentence = self.resend_area().locator("[data-countdown-text]").inner_text().removeprefix("Didn't get it? ")
+            self.submit("Resend code", 200)
+            self.at(path, ".")
+            expect(self.alert()).to_have_text(sentence)
+            self.snap("resend too early")
+            assert len(self.fake.sends) == sends
+        self.let_resend_wait_pass(phone)
         self.submit("Resend code", 200)
+        self.at(path, ".")  # no POST address left to reload
         expect(self.alert()).to_have_text("We sent a code by text message to your phone.")
         assert [s["channel"] for s in self.fake.sends[sends:]] == ["sms"]
         self.snap("code sent again")
 
     def call_me_instead(self, phone=PHONE):
         sends = len(self.fake.sends)
-        self.server.let_cooldown_pass(phone)
+        self.let_resend_wait_pass(phone)
         self.submit("Call me instead", 200)
         expect(self.alert()).to_have_text("We are calling your phone now with your code.")
         assert [(s["to"], s["channel"]) for s in self.fake.sends[sends:]] == [(phone, "call")]
@@ -445,7 +503,7 @@ class Person:
         self.snap("sudo asks for the password")
         self.page.get_by_label("Password").fill(PASSWORD)
         self.submit("Confirm", 200)
-        self.at("/auth/reauthenticate/code", "it's you")
+        self.at("/auth/reauthenticate/code", "^Enter your code to confirm it's you$")
         self.snap("sudo asks for a code")
         self.page.get_by_label("Verification code").fill(self.fake.last_code(phone))
         self.submit("Verify", 200)

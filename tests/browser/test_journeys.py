@@ -100,7 +100,7 @@ def test_log_in_with_a_recovery_code_once(page, person_factory):
     person = person_factory(page)
     person.sign_up()
     person.enable_2fa()
-    person.open("/profile/recovery-codes")  # shown once: after "I have saved these codes" they are gone
+    person.open("/profile/recovery-codes")  # shown once: after "I have saved my recovery codes" they are gone
     person.at_profile()
     expect(page.get_by_role("list", name="Recovery codes")).to_have_count(0)
     person.log_out()
@@ -109,7 +109,8 @@ def test_log_in_with_a_recovery_code_once(page, person_factory):
     person.log_in_with_recovery_code(code.upper().replace("-", " "))  # typed loosely, still accepted
     expect(person.alert()).to_have_text("You are logged in with a recovery code. You have 9 left.")
     expect(page.get_by_text("Logged in (with a recovery code)")).to_be_visible()
-    expect(page.get_by_text("You have 9 recovery codes left.")).to_be_visible()
+    two_factor = page.get_by_role("region", name="Two-factor authentication (2FA)")
+    expect(two_factor.get_by_text("You have 9 recovery codes left.")).to_be_visible()
     person.log_out()
     person.log_in()
     person.log_in_with_recovery_code(code, accepted=False)
@@ -161,7 +162,7 @@ def test_change_the_phone(page, person_factory, fake):
     person = person_factory(page)
     person.sign_up()
     person.enable_2fa()
-    person.change_phone("07400 654321", "+447400654321", masked="+44 ••• ••• •321")
+    person.change_phone("07400 654321", "+447400654321", masked="+44 ••• ••• •321", whole="+44 7400 654321")
     person.log_out()
     person.log_in()
     assert fake.sends[-1]["to"] == "+447400654321"

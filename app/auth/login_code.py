@@ -1,0 +1,108 @@
+"""The second step of login: the code sent to the phone, or a recovery code instead."""
+from flask import current_app, flash, redirect, render_template, url_for
+
+from app import devices, events, lost_phone
+from app.auth import bp
+from app.auth.code_step import CodePage
+from app.auth.forms import LoginCodeForm, RecoveryCodeForm
+from app.auth.pending import PendingLogin
+from app.auth.pending import clear as clear_pending_login
+from app.auth.recovery_step import LOCKED, NO_TRIES_LEFT, NOT_VALID, USED, use_recovery_code, used_message
+from app.auth.session import complete_login
+from app.codes import code_step_wait
+from app.extensions import limiter
+from app.notices import to_login
+from app.security import client_key, safe_next
+from app.verification import CheckResult
+
+
+def code_check_limit():
+    return current_app.config["CODE_CHECK_LIMIT_PER_IP"]
+
+
+def login_code_page(user):
+    return CodePage("auth/verify.html", user.phone, user)
+
+
+def pending_user_or_restart():
+    """(pending login, user), or (None, redirect to log in) when there is no usable state."""
+    pending = PendingLogin.load()
+    user = pending.user() if pending else None
+    if user is None:
+        clear_pending_login()
+        return None, to_login("login-expired")
+    return pending, user
+
+
+def void_login():
+    """Too many wrong codes for this login: it ends, and the person starts again."""
+    clear_pending_login()
+    return to_login("too-many-codes")
+
+
+def finish_two_factor_login(user, pending, how):
+    complete_login(user, remember=pending.remember)
+    events.record(events.LOGIN_SUCCEEDED, user, detail=how)
+    return redirect(safe_next(pending.next))
+
+
+@bp.route("/verify", methods=["GET", "POST"])
+@limiter.limit(code_check_limit, methods=["POST"], key_func=client_key)
+def verify():
+    """The second step of login: the code sent to the user's phone."""
+    pending, user = pending_user_or_restart()
+    if pending is None:
+        return user
+    form = LoginCodeForm()
+    result, response = login_code_page(user).submit(
+        form, user, take_attempt=pending.take_attempt, exhausted=void_login, tries_left=pending.attempts_left)
+    if response is None:
+        remember_device = form.remember_device.data
+        response = finish_two_factor_login(user, pending, "with a code")
+        flash("You are logged in.", "success")
+        if remember_device:
+            devices.remember(user, response)
+            events.record(events.DEVICE_TRUSTED, user)
+        return response
+    if result is not None and code_step_wait(user):
+        clear_pending_login()  # this very code locked the step: the person starts again later
+    elif result is CheckResult.WRONG and pending.attempts_left() == 0:
+        return void_login()
+    return response
+
+
+@bp.route("/verify/resend", methods=["POST"], defaults={"channel": "sms"}, endpoint="resend")
+@bp.route("/verify/call", methods=["POST"], defaults={"channel": "call"}, endpoint="call")
+def resend_login_code(channel):
+    """Send the login code again, by text or by a phone call."""
+    pending, user = pending_user_or_restart()
+    if pending is None:
+        return user
+    return login_code_page(user).resend(user, channel, url_for("auth.verify"))
+
+
+@bp.route("/recovery", methods=["GET", "POST"])
+@limiter.limit(code_check_limit, methods=["POST"], key_func=client_key)
+def recovery_login():
+    """The second step of login with a one-time recovery code instead of a text."""
+    pending, user = pending_user_or_restart()
+    if pending is None:
+        return user
+    if code_step_wait(user):
+        return login_code_page(user).locked(user)
+    form = RecoveryCodeForm()
+    if not form.validate_on_submit():
+        return render_template("auth/recovery.html", form=form), 400 if form.errors else 200
+    outcome, left = use_recovery_code(user, form.code.data, pending.attempts())
+    if outcome == LOCKED:
+        clear_pending_login()
+        return login_code_page(user).locked(user)
+    if outcome == NO_TRIES_LEFT:
+        return void_login()
+    if outcome != USED:
+        form.code.errors.append(NOT_VALID)
+        return render_template("auth/recovery.html", form=form), 401
+    response = finish_two_factor_login(user, pending, "with a recovery code")
+    lost_phone.note_recovery_code_used()
+    flash(*used_message(left, "You are logged in"))
+    return response

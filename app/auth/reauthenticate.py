@@ -1,0 +1,187 @@
+"""Confirming it's you before a sensitive change: the password, then (with 2FA) a code sent to the
+phone, or a recovery code for someone who has lost it. The confirmation lasts SUDO_MINUTES.
+
+The code step has attempts of its own, like a pending login: codes and recovery codes share them,
+and when they are used up the person starts again with the password.
+"""
+import secrets
+import time
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required
+from werkzeug.exceptions import HTTPException
+
+from app import events, lost_phone
+from app.auth import bp
+from app.auth.attempts import CodeAttempts
+from app.auth.code_step import CodePage
+from app.auth.forms import CodeForm, PasswordConfirmForm, RecoveryCodeForm
+from app.auth.login_code import code_check_limit
+from app.auth.recovery_step import LOCKED, NO_TRIES_LEFT, NOT_VALID, USED, use_recovery_code, used_message
+from app.auth.routes import config
+from app.codes import code_step_wait
+from app.extensions import limiter
+from app.security import client_key, is_safe_next, mark_reauthenticated, safe_next
+from app.verification import CheckResult
+
+PASSWORD_OK = "reauth_password_ok"  # {"id", "at"}: the password is confirmed, a code comes next
+# What the page the person is on the way to does, in words that follow "to".
+PURPOSES = {
+    "profile.enable_2fa": "turn on two-factor authentication (2FA)",
+    "profile.change_phone": "change your phone number",
+    "profile.disable_2fa": "turn off two-factor authentication (2FA)",
+    "profile.regenerate_recovery_codes": "create new recovery codes",
+    "profile.change_password": "change your password",
+    "profile.delete_account": "delete your account",
+}
+ANY_PURPOSE = "change your security settings"
+
+
+def reauth_key():
+    return f"reauth-user:{current_user.id}" if current_user.is_authenticated else client_key()
+
+
+def purpose_of(next_url):
+    """What confirming it's you is for: `change your phone number`."""
+    if not is_safe_next(next_url):
+        return ANY_PURPOSE
+    try:
+        endpoint, _ = current_app.url_map.bind(request.host).match(urlsplit(next_url).path, method="GET")
+    except HTTPException:
+        return ANY_PURPOSE
+    return PURPOSES.get(endpoint, ANY_PURPOSE)
+
+
+def page_context(next_url):
+    return {"purpose": purpose_of(next_url), "minutes": current_app.config["SUDO_MINUTES"], "next_url": next_url}
+
+
+def reauth_code_page(next_url):
+    return CodePage("auth/reauthenticate_code.html", current_user.phone, current_user._get_current_object(),
+                    **page_context(next_url))
+
+
+def start_code_step():
+    session[PASSWORD_OK] = {"id": secrets.token_urlsafe(16), "at": time.time()}
+
+
+def end_code_step():
+    if PASSWORD_OK in session:
+        session.pop(PASSWORD_OK)
+
+
+def code_step_attempts():
+    """The attempts of the code step under way, or None when the password was not confirmed (or
+    not within the life of a code)."""
+    state = session.get(PASSWORD_OK)
+    if current_user.two_factor_enabled and isinstance(state, dict) and isinstance(state.get("id"), str):
+        age = time.time() - state["at"] if isinstance(state.get("at"), (int, float)) else -1
+        if 0 <= age <= current_app.config["CODE_TTL"].total_seconds():
+            return CodeAttempts("reauth-attempts", state["id"])
+    end_code_step()
+    return None
+
+
+def back_to_password(next_url, message=None):
+    end_code_step()
+    if message:
+        flash(message, "danger")
+    return redirect(url_for("auth.reauthenticate", next=next_url))
+
+
+def no_tries_left(next_url):
+    return back_to_password(next_url, "Too many incorrect codes. Enter your password again to get a new code.")
+
+
+def finish_reauthentication(next_url, how=""):
+    end_code_step()
+    mark_reauthenticated()
+    events.record(events.REAUTHENTICATED, current_user, detail=how)
+    return redirect(safe_next(next_url))
+
+
+@bp.route("/reauthenticate", methods=["GET", "POST"])
+@limiter.limit(config("REAUTH_LIMIT_PER_USER"), methods=["POST"], key_func=reauth_key)
+@login_required
+def reauthenticate():
+    """Confirm the password (and the code, with 2FA) before a sensitive change."""
+    next_url = request.args.get("next", "")
+    form = PasswordConfirmForm()
+    if not form.validate_on_submit():
+        return render_template("auth/reauthenticate.html", form=form, **page_context(next_url)), 400 if form.errors else 200
+    if not current_user.check_password(form.password.data):
+        events.record(events.LOGIN_FAILED, current_user, detail="while confirming it's you")
+        form.password.errors.append("That password is not correct.")
+        return render_template("auth/reauthenticate.html", form=form, **page_context(next_url)), 401
+    if not current_user.two_factor_enabled:
+        return finish_reauthentication(next_url)
+    start_code_step()
+    then = url_for("auth.reauthenticate_code", next=next_url)
+    # Whatever the send answers, the code page comes next: it offers a recovery code too.
+    return reauth_code_page(next_url).send_first(current_user, then=then, render_errors=False)
+
+
+@bp.route("/reauthenticate/code", methods=["GET", "POST"])
+@limiter.limit(code_check_limit, methods=["POST"], key_func=client_key)
+@login_required
+def reauthenticate_code():
+    """The code step of re-authentication, for users with 2FA."""
+    next_url = request.args.get("next", "")
+    attempts = code_step_attempts()
+    if attempts is None:
+        return back_to_password(next_url)
+    user = current_user._get_current_object()
+    result, response = reauth_code_page(next_url).submit(
+        CodeForm(), user, take_attempt=attempts.take, exhausted=lambda: no_tries_left(next_url),
+        tries_left=attempts.left)
+    if response is None:
+        return finish_reauthentication(next_url, "with a code")
+    if result is not None and code_step_wait(user):
+        end_code_step()
+    elif result is CheckResult.WRONG and attempts.left() == 0:
+        return no_tries_left(next_url)
+    return response
+
+
+@bp.route("/reauthenticate/recovery", methods=["GET", "POST"])
+@limiter.limit(code_check_limit, methods=["POST"], key_func=client_key)
+@login_required
+def reauthenticate_recovery():
+    """The code step of re-authentication with a recovery code, for someone without their phone."""
+    next_url = request.args.get("next", "")
+    attempts = code_step_attempts()
+    if attempts is None:
+        return back_to_password(next_url)
+    user = current_user._get_current_object()
+    if code_step_wait(user):
+        return reauth_code_page(next_url).locked(user)
+    form = RecoveryCodeForm()
+    form.submit.label.text = "Confirm"
+    if not form.validate_on_submit():
+        return render_template("auth/reauthenticate_recovery.html", form=form, **page_context(next_url)), \
+            400 if form.errors else 200
+    outcome, left = use_recovery_code(user, form.code.data, attempts, detail="to confirm it's you")
+    if outcome == LOCKED:
+        end_code_step()
+        return reauth_code_page(next_url).locked(user)
+    if outcome == NO_TRIES_LEFT:
+        return no_tries_left(next_url)
+    if outcome != USED:
+        form.code.errors.append(NOT_VALID)
+        return render_template("auth/reauthenticate_recovery.html", form=form, **page_context(next_url)), 401
+    lost_phone.note_recovery_code_used()
+    flash(*used_message(left, "You confirmed it's you"))
+    return finish_reauthentication(next_url, "with a recovery code")
+
+
+@bp.route("/reauthenticate/resend", methods=["POST"], defaults={"channel": "sms"}, endpoint="reauthenticate_resend")
+@bp.route("/reauthenticate/call", methods=["POST"], defaults={"channel": "call"}, endpoint="reauthenticate_call")
+@login_required
+def resend_reauth_code(channel):
+    """Send the re-authentication code again."""
+    next_url = request.args.get("next", "")
+    if code_step_attempts() is None:
+        return back_to_password(next_url)
+    back = url_for("auth.reauthenticate_code", next=next_url)
+    return reauth_code_page(next_url).resend(current_user, channel, back)

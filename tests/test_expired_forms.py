@@ -1,0 +1,261 @@
+"""An expired form (a CSRF failure) is shown again with what was typed, never a password, and one
+sentence, status 400 (issue 12); and every POST route of the URL map stays CSRF-protected: without
+a token, or with another browser's, it answers 400 and changes nothing, where the same request with
+its token does change something."""
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from app.expired_forms import FORM_EXPIRED
+from app.extensions import db
+from app.models import TrustedDevice
+from tests.conftest import CSRF_INPUT, PASSWORD, csrf_token, page_text
+from tests.support import NO_SEND_LIMITS, new_browser, text, two_factor_user, wait_out_cooldown
+
+pytestmark = pytest.mark.app_settings(**NO_SEND_LIMITS)
+
+
+def title(response):
+    return re.search(r"<title>(.*?)</title>", text(response), re.S).group(1).strip()
+
+
+def summary(response):
+    found = re.search(r"<div [^>]*data-error-summary>(.*?)</div>", text(response), re.S)
+    return " ".join(re.sub(r"<[^>]+>", " ", found.group(1)).split()) if found else None
+
+
+def field_value(response, name):
+    found = re.search(rf'<input[^>]*name="{name}"[^>]*>', page_text(response))
+    value = found and re.search(r'value="([^"]*)"', found.group(0))
+    return value.group(1) if value else None
+
+
+def test_an_expired_login_form_comes_back_with_the_username_and_a_new_token(app, auth, client):
+    auth.register("alice")
+    auth.logout()
+    response = client.post("/auth/login", data={"username": "alice", "password": PASSWORD, "remember_me": "y"})
+    assert response.status_code == 400
+    assert title(response) == "Error: Log in"
+    assert summary(response) == f"There is a problem {FORM_EXPIRED}"
+    assert field_value(response, "username") == "alice"
+    assert PASSWORD not in page_text(response)
+    assert 'checked' in re.search(r'<input[^>]*name="remember_me"[^>]*>', page_text(response)).group(0)
+    token = CSRF_INPUT.search(page_text(response)).group(1)
+    again = client.post("/auth/login", data={"username": "alice", "password": PASSWORD, "csrf_token": token})
+    assert again.status_code == 302 and again.headers["Location"] == "/profile"
+
+
+def test_an_expired_sign_up_form_keeps_the_username_not_the_passwords(client):
+    response = client.post("/auth/register", data={"username": "carol", "password": PASSWORD, "password2": PASSWORD})
+    assert response.status_code == 400
+    assert title(response) == "Error: Sign up"
+    assert field_value(response, "username") == "carol"
+    assert PASSWORD not in page_text(response)
+    assert summary(response) == f"There is a problem {FORM_EXPIRED}"
+    assert page_text(response).count(FORM_EXPIRED) == 1  # one sentence, not one per field
+
+
+def test_an_expired_phone_form_keeps_the_country_and_number(auth, client, fake):
+    auth.register("alice")
+    response = client.post("/profile/2fa/enable", data={"country": "KE", "phone": "0712 123456"})
+    assert response.status_code == 400
+    assert field_value(response, "phone") == "0712 123456"
+    assert re.search(r'<option selected value="KE"', page_text(response))
+    assert fake.sends == []
+
+
+def test_a_form_sent_from_another_browser_is_an_expired_form(app, auth, client):
+    auth.register("alice")
+    auth.reauthenticate()
+    other = new_browser(app, auth.fake)
+    token = csrf_token(other.client, "/auth/login")
+    response = client.post("/profile/password", data={"password": "new password 1", "password2": "new password 1",
+                                                      "csrf_token": token})
+    assert response.status_code == 400
+    assert summary(response) == f"There is a problem {FORM_EXPIRED}"
+
+
+# -- every POST route ---------------------------------------------------------------------------
+
+class Scenario:
+    """A browser in the state where `url` would act, and the form a person would send there."""
+
+    def __init__(self, browser, url, data=None, form_url=None):
+        self.browser, self.url, self.data, self.form_url = browser, url, data or {}, form_url or url
+
+
+def mobile(index):
+    return f"+447400{index:06d}"
+
+
+def user_without_2fa(app, fake, name):
+    browser = new_browser(app, fake)
+    assert browser.register(name).status_code == 302
+    assert browser.reauthenticate().status_code == 302
+    return browser
+
+
+def user_with_2fa(app, fake, name, phone, **login):
+    """Logged in with 2FA on, just re-authenticated; returns (browser, recovery codes)."""
+    browser = new_browser(app, fake)
+    codes = two_factor_user(browser, name, national=phone, phone=phone)
+    if login:
+        browser.logout()
+        wait_out_cooldown(app, phone)
+        browser.login_with_code(name, phone=phone, **login)
+    wait_out_cooldown(app, phone)
+    browser.reauthenticate(phone=phone)
+    return browser, codes
+
+
+def pending_login(app, fake, name, phone):
+    browser, codes = user_with_2fa(app, fake, name, phone)
+    browser.logout()
+    wait_out_cooldown(app, phone)
+    assert browser.login(name).headers["Location"] == "/auth/verify"
+    return browser, codes
+
+
+def reauth_code_step(app, fake, name, phone):
+    browser, codes = user_with_2fa(app, fake, name, phone)
+    wait_out_cooldown(app, phone)
+    response = browser.post("/auth/reauthenticate?next=/profile", {"password": PASSWORD})
+    return browser, codes, response.headers["Location"]
+
+
+def enrolling(app, fake, name, phone):
+    browser = new_browser(app, fake)
+    browser.register(name)
+    assert browser.start_enrolment(phone).headers["Location"] == "/profile/2fa/confirm"
+    return browser
+
+
+def device_id(app, name):
+    from app.models import User
+
+    with app.app_context():
+        user = User.by_username(name)
+        return db.session.scalar(sa.select(TrustedDevice.id).where(TrustedDevice.user_id == user.id))
+
+
+def scenario(endpoint, app, fake, n):
+    """The scenario for one POST endpoint; `n` keeps names and numbers apart."""
+    name, phone = f"user{n}", mobile(n)
+    if endpoint == "auth.register":
+        return Scenario(new_browser(app, fake), "/auth/register",
+                        {"username": name, "password": PASSWORD, "password2": PASSWORD})
+    if endpoint == "auth.login":
+        user_without_2fa(app, fake, name)
+        return Scenario(new_browser(app, fake), "/auth/login", {"username": name, "password": PASSWORD})
+    if endpoint == "auth.logout":
+        return Scenario(user_without_2fa(app, fake, name), "/auth/logout", form_url="/profile")
+    if endpoint in ("auth.verify", "auth.resend", "auth.call", "auth.recovery_login"):
+        browser, codes = pending_login(app, fake, name, phone)
+        wait_out_cooldown(app, phone)
+        url, data = {
+            "auth.verify": ("/auth/verify", {"code": fake.last_code(phone)}),
+            "auth.resend": ("/auth/verify/resend", {}),
+            "auth.call": ("/auth/verify/call", {}),
+            "auth.recovery_login": ("/auth/recovery", {"code": codes[0]}),
+        }[endpoint]
+        return Scenario(browser, url, data, form_url="/auth/verify")
+    if endpoint == "auth.reauthenticate":
+        browser, _ = user_with_2fa(app, fake, name, phone)
+        wait_out_cooldown(app, phone)
+        return Scenario(browser, "/auth/reauthenticate?next=/profile", {"password": PASSWORD})
+    if endpoint.startswith("auth.reauthenticate_"):
+        browser, codes, code_url = reauth_code_step(app, fake, name, phone)
+        wait_out_cooldown(app, phone)
+        url, data = {
+            "auth.reauthenticate_code": (code_url, {"code": fake.last_code(phone)}),
+            "auth.reauthenticate_recovery": (code_url.replace("/code?", "/recovery?"), {"code": codes[0]}),
+            "auth.reauthenticate_resend": (code_url.replace("/code?", "/resend?"), {}),
+            "auth.reauthenticate_call": (code_url.replace("/code?", "/call?"), {}),
+        }[endpoint]
+        return Scenario(browser, url, data, form_url=code_url)
+    if endpoint == "profile.enable_2fa":
+        browser = new_browser(app, fake)
+        browser.register(name)
+        return Scenario(browser, "/profile/2fa/enable", {"country": "GB", "phone": phone})
+    if endpoint in ("profile.confirm_2fa", "profile.confirm_resend", "profile.confirm_call"):
+        browser = enrolling(app, fake, name, phone)
+        wait_out_cooldown(app, phone)
+        url, data = {
+            "profile.confirm_2fa": ("/profile/2fa/confirm", {"code": fake.last_code(phone)}),
+            "profile.confirm_resend": ("/profile/2fa/confirm/resend", {}),
+            "profile.confirm_call": ("/profile/2fa/confirm/call", {}),
+        }[endpoint]
+        return Scenario(browser, url, data, form_url="/profile/2fa/confirm")
+    if endpoint == "profile.recovery_codes":
+        browser = enrolling(app, fake, name, phone)
+        browser.confirm(phone=phone)
+        return Scenario(browser, "/profile/recovery-codes")
+    if endpoint in ("profile.change_phone", "profile.disable_2fa", "profile.regenerate_recovery_codes"):
+        browser, _ = user_with_2fa(app, fake, name, phone)
+        url, data = {
+            "profile.change_phone": ("/profile/2fa/phone", {"country": "GB", "phone": mobile(n + 500)}),
+            "profile.disable_2fa": ("/profile/2fa/disable", {}),
+            "profile.regenerate_recovery_codes": ("/profile/recovery-codes/regenerate", {}),
+        }[endpoint]
+        return Scenario(browser, url, data)
+    if endpoint in ("profile.forget_device", "profile.forget_all_devices"):
+        browser, _ = user_with_2fa(app, fake, name, phone, remember_device=True)
+        url = (f"/profile/devices/{device_id(app, name)}/forget" if endpoint == "profile.forget_device"
+               else "/profile/devices/forget-all")
+        return Scenario(browser, url, form_url="/profile")
+    if endpoint == "profile.change_password":
+        return Scenario(user_without_2fa(app, fake, name), "/profile/password",
+                        {"password": "a new password", "password2": "a new password"})
+    if endpoint == "profile.delete_account":
+        return Scenario(user_without_2fa(app, fake, name), "/profile/delete", {"username": name})
+    return None
+
+
+VOLATILE_SESSION_KEYS = {"csrf_token", "_flashes"}
+
+
+def state(app, fake, browser):
+    """Everything a POST could change: every table (of the sessions, which exist and whose they
+    are), the Verify server's sends and checks, and this browser's own session."""
+    with app.app_context():
+        tables = {}
+        for table in db.metadata.sorted_tables:
+            if table.name == "sessions":
+                rows = db.session.execute(sa.select(table.c.id, table.c.user_id)).all()
+            else:
+                rows = db.session.execute(sa.select(table)).all()
+            tables[table.name] = sorted(map(repr, rows))
+    with browser.client.session_transaction() as session:
+        own = {key: repr(value) for key, value in session.items() if key not in VOLATILE_SESSION_KEYS}
+    return tables, len(fake.sends), len(fake.checks), own
+
+
+def post_routes(app):
+    return sorted({rule.endpoint for rule in app.url_map.iter_rules() if "POST" in rule.methods})
+
+
+@pytest.mark.app_settings(**NO_SEND_LIMITS, SIGNUP_LIMIT_PER_IP="1000/hour", LOGIN_LIMIT_PER_IP="1000/minute",
+                          CODE_CHECK_LIMIT_PER_IP="1000/minute")
+def test_every_post_route_refuses_a_missing_or_foreign_token_and_changes_nothing(app, fake):
+    endpoints = post_routes(app)
+    assert len(endpoints) >= 24 and "auth.reauthenticate_recovery" in endpoints
+    stranger_token = csrf_token(app.test_client(), "/auth/login")
+    unwalked = []
+    for n, endpoint in enumerate(endpoints, start=1):
+        walk = scenario(endpoint, app, fake, n)
+        if walk is None:
+            unwalked.append(endpoint)
+            continue
+        browser = walk.browser
+        before = state(app, fake, browser)
+        for token in (None, stranger_token):
+            data = dict(walk.data, **({"csrf_token": token} if token else {}))
+            response = browser.client.post(walk.url, data=data)
+            assert response.status_code == 400, (endpoint, token is not None, response.status_code)
+            assert state(app, fake, browser) == before, (endpoint, "changed without a valid token")
+        # The same request with the browser's own token does act: the scenario was a real one.
+        response = browser.post(walk.url, walk.data, form_url=walk.form_url)
+        assert response.status_code in (200, 302), (endpoint, response.status_code)
+        assert state(app, fake, browser) != before, (endpoint, "the scenario does nothing even with its token")
+    assert unwalked == [], f"POST routes with no scenario in this test: {unwalked}"
