@@ -99,6 +99,12 @@ def resend_wait(phone, user):
     return int(max((wait_for(spec, *key) for spec, key in limits), default=0) + 0.999)
 
 
+def cooldown_wait(phone, user):
+    """Seconds left of the pause between two codes alone (a wait longer than this means a send
+    limit is used up, not just that a code went out a moment ago)."""
+    return int(wait_for(_cooldown_spec(), *_cooldown_key(phone, purpose_of(phone, user))) + 0.999)
+
+
 def send_code(phone, user, channel="sms"):
     """Sends a code unless a limit says no; raises Throttled or VerificationError."""
     purpose = purpose_of(phone, user)

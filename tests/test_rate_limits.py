@@ -328,9 +328,10 @@ def test_verify_page_shows_the_resend_cooldown(auth, client, cooldown, pass_time
     assert "Resend code" in text
 
 
-def test_resends_never_reach_a_sixth_send(auth, fake, cooldown, pass_time):
-    """Default limits: however the resends are spaced, the fake never sees a sixth send. An early
-    click leads back to the code page (no POST address left to reload), which says until when."""
+def test_resend_posts_get_429_before_the_sixth_send(auth, fake, cooldown, pass_time):
+    """Default limits: however the resends are spaced, the fake never sees a sixth send. A click
+    within the cooldown leads back to the code page (no POST address left to reload), which says
+    until when; once a send limit is used up the answer is a 429 with Retry-After."""
     auth.signup_with_2fa()  # send 1 (enrolment)
     auth.login()  # send 2
     for _ in range(5):  # hammering: the cooldown refuses them all
@@ -341,8 +342,12 @@ def test_resends_never_reach_a_sixth_send(auth, fake, cooldown, pass_time):
         assert resend(auth).status_code == 302
         assert len(send_requests(fake)) == expected
     pass_time(cooldown + 0.2)
-    page = early_click_refused(auth)
-    assert countdown(page) > cooldown  # the 10-minute window, not the cooldown
+    for url in ("/auth/verify/resend", "/auth/verify/call"):
+        refused = auth.post(url, form_url="/auth/verify")
+        assert refused.status_code == 429
+        assert retry_after(refused) > cooldown  # the 10-minute window, not the cooldown
+        assert "You can ask for a new code after" in page_text(refused)
+    assert countdown(page_text(auth.client.get("/auth/verify"))) > cooldown
     assert len(send_requests(fake)) == 5
     assert len(fake.sends) == 5
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from flask import current_app, flash, make_response, redirect, render_template, session
 
 from app.auth.forms import ActionForm, CodeForm
-from app.codes import check_code, code_step_wait, phone_key, resend_wait, send_code, sent_message
+from app.codes import check_code, code_step_wait, cooldown_wait, phone_key, resend_wait, send_code, sent_message
 from app.phones import formatted, last_digits
 from app.throttle import Taken, Throttled
 from app.verification import CheckResult, VerificationError
@@ -161,13 +161,16 @@ class CodePage:
         if code_step_wait(user):
             return redirect(back)
         wait = resend_wait(self.phone, user)
-        if wait:
+        if wait > cooldown_wait(self.phone, user):
+            # A send limit is used up: refused as such (429, Retry-After), not just paced.
+            return self.error(Throttled(resend_sentence(wait), wait))
+        if wait:  # a code went out a moment ago: back to the page, which says until when
             flash(resend_sentence(wait), "warning")
             return redirect(back)
         try:
             sent = send_code(self.phone, user, channel=channel)
         except Throttled as error:  # a send that raced this one took the last of a limit
-            flash(error.description, "warning")
+            return self.error(error)
         except VerificationError as error:
             flash(error.message, "danger")
         else:
