@@ -398,7 +398,7 @@ def machine():
             f"{platform.release()}; Python {platform.python_version()}")
 
 
-def versions(names=("Flask", "Werkzeug", "gunicorn", "SQLAlchemy", "Flask-SQLAlchemy", "Flask-Session",
+def versions(names=("Flask", "Werkzeug", "gunicorn", "SQLAlchemy", "Flask-SQLAlchemy", "pybreaker",
                     "Flask-Limiter", "Flask-WTF", "Flask-Login", "flask-talisman", "Bootstrap-Flask", "twilio")):
     found = []
     for name in names:

@@ -2,7 +2,7 @@
 
 The login page is opened by a new visitor each time; the whole login is bench/logins.py's five
 requests. Two views of each profile: own time by package (who spends the CPU: Jinja's compiled
-templates, SQLAlchemy, Flask-Session, ...) and the top functions by cumulative time. Profiled in
+templates, SQLAlchemy, Flask-WTF, ...) and the top functions by cumulative time. Profiled in
 the thread's CPU time with the password check taken out (its time is given apart), and the test
 client's own frames counted apart, so neither hides the app's share.
 """
