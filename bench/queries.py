@@ -2,7 +2,9 @@
 
 In-process (Flask's test client, production settings), along a person's whole journey: sign up,
 enable 2FA, save the recovery codes, log out, log in with a code, re-authenticate; then every other
-page that takes no URL argument, opened while logged in with 2FA on and just re-authenticated.
+page that takes no URL argument, opened while logged in with 2FA on and just re-authenticated; then
+every form not sent yet (password, new recovery codes, new number, a recovery-code login, a
+remembered browser forgotten, 2FA off, deletion).
 Each request is one of three kinds, each with its target:
 
     anonymous page   a GET by a visitor who is not logged in               0 statements
@@ -125,10 +127,60 @@ def one_journey(app, fake, number):
                 continue
             if rule.rule not in done:
                 go(f"{rule.endpoint} (2FA on, re-authenticated)", "GET", rule.rule)
-        go("log out (2FA on)", "POST", "/auth/logout", {}, csrf_from="/profile", expect=302, logged_in=False)
+        every_other_post(go, fake, username, phone, number)
     finally:
         counter.close()
     return go.rows, counter.tables
+
+
+def every_other_post(go, fake, username, phone, number):
+    """The forms the journey has not sent yet, each once: the password, new recovery codes, a new
+    number, a recovery-code login, a remembered browser forgotten, a resend, 2FA off, deletion."""
+    password = PASSWORD + " changed"
+    go("change password", "POST", "/profile/password", {"password": password, "password2": password},
+       csrf_from="/profile/password", expect=302)
+    go("new recovery codes", "POST", "/profile/recovery-codes/regenerate", {},
+       csrf_from="/profile/recovery-codes/regenerate", expect=302)
+    codes = recovery_codes(go.client.get("/profile/recovery-codes.txt").get_data(as_text=True))
+    go("new recovery codes saved", "POST", "/profile/recovery-codes", {}, csrf_from="/profile/recovery-codes",
+       expect=302)
+    national, phone = f"07400 8{number:05d}", f"+4474008{number:05d}"
+    go("change phone: send code", "POST", "/profile/2fa/phone", {"country": "GB", "phone": national},
+       csrf_from="/profile/2fa/phone", expect=302)
+    go("change phone: right code", "POST", "/profile/2fa/confirm", {"code": fake.last_code(phone)},
+       csrf_from="/profile/2fa/confirm", expect=302)
+    go("log out (2FA on)", "POST", "/auth/logout", {}, csrf_from="/profile", expect=302, logged_in=False)
+
+    log_in = {"username": username, "password": password}
+    go("log in again: password, code sent", "POST", "/auth/login", log_in, csrf_from="/auth/login", expect=302,
+       logged_in=True)
+    go("code page: resend within the pause", "POST", "/auth/verify/resend", {}, csrf_from="/auth/verify",
+       expect=302)
+    go("log in with a recovery code", "POST", "/auth/recovery", {"code": codes[0]}, csrf_from="/auth/recovery",
+       expect=302)
+    go("log out after a recovery-code login", "POST", "/auth/logout", {}, csrf_from="/profile", expect=302,
+       logged_in=False)
+
+    go("log in, remembering the browser: password", "POST", "/auth/login", log_in, csrf_from="/auth/login",
+       expect=302, logged_in=True)
+    go("code, browser remembered", "POST", "/auth/verify", {"code": fake.last_code(phone), "remember_device": "y"},
+       csrf_from="/auth/verify", expect=302)
+    device = re.search(r'action="/profile/devices/(\d+)/forget"', go.client.get("/profile").get_data(as_text=True))
+    go("forget this browser", "POST", f"/profile/devices/{device[1]}/forget", {}, csrf_from="/profile", expect=302)
+    go("forget every browser", "POST", "/profile/devices/forget-all", {}, csrf_from="/profile", expect=302)
+
+    go("re-authenticate again: password", "POST", "/auth/reauthenticate", {"password": password},
+       csrf_from="/auth/reauthenticate", expect=302)
+    go("re-authenticate with a recovery code", "POST", "/auth/reauthenticate/recovery", {"code": codes[1]},
+       csrf_from="/auth/reauthenticate/recovery", expect=302)
+    go("turn 2FA off", "POST", "/profile/2fa/disable", {}, csrf_from="/profile/2fa/disable", expect=302)
+    go("delete the account", "POST", "/profile/delete", {"username": username}, csrf_from="/profile/delete",
+       expect=302, logged_in=False)
+
+
+def recovery_codes(text):
+    """The codes in the recovery-codes.txt download, one per line after the heading."""
+    return [line for line in text.splitlines()[3:] if line.strip()]
 
 
 def wrong(code):
