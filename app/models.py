@@ -116,23 +116,25 @@ class User(UserMixin, db.Model):
         self.phone = phone
         self.rotate_session_token()
 
+    # The token rotates before any DELETE below: the DELETE flushes the user's changes first, all
+    # of them in one UPDATE.
     def change_phone(self, phone):
         self.phone = phone
-        self.forget_devices()
         self.rotate_session_token()
+        self.forget_devices()
 
     def change_password(self, password):
         self.set_password(password)
-        self.forget_devices()
         self.rotate_session_token()
+        self.forget_devices()
 
     def disable_two_factor(self):
         """2FA off: the number, recovery codes and trusted devices all go; other sessions end."""
         self.phone = None
         self.reset_code_failures()
+        self.rotate_session_token()
         db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id == self.id))
         self.forget_devices()
-        self.rotate_session_token()
 
     def forget_devices(self):
         db.session.execute(sa.delete(TrustedDevice).where(TrustedDevice.user_id == self.id))

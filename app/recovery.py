@@ -51,13 +51,18 @@ def remaining(user):
 
 
 def use(user, code):
-    """True if `code` is one of the user's unused codes; it is then used, exactly once."""
+    """If `code` is one of the user's unused codes, uses it, exactly once, and returns how many
+    are left; otherwise None."""
     code = normalize(code)
     if len(code) != LENGTH or any(ch not in ALPHABET for ch in code):
-        return False
-    salt = db.session.scalar(sa.select(RecoveryCode.salt).where(RecoveryCode.user_id == user.id).limit(1))
+        return None
+    # The set's salt and its unused count in one statement.
+    salt, unused = db.session.execute(
+        sa.select(sa.func.min(RecoveryCode.salt), sa.func.count().filter(RecoveryCode.used_at.is_(None)))
+        .where(RecoveryCode.user_id == user.id)
+    ).one()
     if salt is None:
-        return False
+        return None
     # One conditional UPDATE: of two simultaneous uses of a code, only one changes a row.
     result = db.session.execute(
         sa.update(RecoveryCode)
@@ -69,7 +74,7 @@ def use(user, code):
         .values(used_at=utcnow())
     )
     db.session.commit()
-    return result.rowcount == 1
+    return max(0, unused - 1) if result.rowcount == 1 else None
 
 
 # New codes are shown, and downloadable, only in the session that created them and only within the

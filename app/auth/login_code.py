@@ -7,7 +7,7 @@ from app.auth.code_step import CodePage
 from app.auth.forms import LoginCodeForm, RecoveryCodeForm
 from app.auth.pending import PendingLogin
 from app.auth.pending import clear as clear_pending_login
-from app.auth.recovery_step import LOCKED, NO_TRIES_LEFT, NOT_VALID, USED, use_recovery_code, used_message
+from app.auth.recovery_step import LOCKED, NO_TRIES_LEFT, NOT_VALID, USED, use_recovery_code, used_event, used_message
 from app.auth.session import complete_login
 from app.codes import code_step_wait
 from app.extensions import limiter
@@ -40,9 +40,10 @@ def void_login():
     return to_login("too-many-codes")
 
 
-def finish_two_factor_login(user, pending, how):
+def finish_two_factor_login(user, pending, how, also=()):
+    """Logs the user in; the login's event and `also` (events of the same step) in one statement."""
     complete_login(user, remember=pending.remember)
-    events.record(events.LOGIN_SUCCEEDED, user, detail=how)
+    events.record_all([*also, (events.LOGIN_SUCCEEDED, how)], user)
     return redirect(safe_next(pending.next))
 
 
@@ -58,11 +59,11 @@ def verify():
         form, user, take_attempt=pending.take_attempt, exhausted=void_login, tries_left=pending.attempts_left)
     if response is None:
         remember_device = form.remember_device.data
-        response = finish_two_factor_login(user, pending, "with a code")
+        trusted = [(events.DEVICE_TRUSTED, "")] if remember_device else []
+        response = finish_two_factor_login(user, pending, "with a code", also=trusted)
         flash("You are logged in.", "success")
         if remember_device:
             devices.remember(user, response)
-            events.record(events.DEVICE_TRUSTED, user)
         return response
     if result is not None and code_step_wait(user):
         clear_pending_login()  # this very code locked the step: the person starts again later
@@ -102,7 +103,7 @@ def recovery_login():
     if outcome != USED:
         form.code.errors.append(NOT_VALID)
         return render_template("auth/recovery.html", form=form), 401
-    response = finish_two_factor_login(user, pending, "with a recovery code")
+    response = finish_two_factor_login(user, pending, "with a recovery code", also=[used_event(left)])
     lost_phone.note_recovery_code_used()
     flash(*used_message(left, "You are logged in"))
     return response

@@ -18,7 +18,7 @@ from app.auth.attempts import CodeAttempts
 from app.auth.code_step import CodePage
 from app.auth.forms import CodeForm, PasswordConfirmForm, RecoveryCodeForm
 from app.auth.login_code import code_check_limit
-from app.auth.recovery_step import LOCKED, NO_TRIES_LEFT, NOT_VALID, USED, use_recovery_code, used_message
+from app.auth.recovery_step import LOCKED, NO_TRIES_LEFT, NOT_VALID, USED, use_recovery_code, used_event, used_message
 from app.auth.routes import config
 from app.codes import code_step_wait
 from app.extensions import limiter
@@ -94,10 +94,11 @@ def no_tries_left(next_url):
     return back_to_password(next_url, "Too many incorrect codes. Enter your password again to get a new code.")
 
 
-def finish_reauthentication(next_url, how=""):
+def finish_reauthentication(next_url, how="", also=()):
+    """The person is confirmed; the event and `also` (events of the same step) in one statement."""
     end_code_step()
     mark_reauthenticated()
-    events.record(events.REAUTHENTICATED, current_user, detail=how)
+    events.record_all([*also, (events.REAUTHENTICATED, how)], current_user)
     return redirect(safe_next(next_url))
 
 
@@ -161,7 +162,7 @@ def reauthenticate_recovery():
     if not form.validate_on_submit():
         return render_template("auth/reauthenticate_recovery.html", form=form, **page_context(next_url)), \
             400 if form.errors else 200
-    outcome, left = use_recovery_code(user, form.code.data, attempts, detail="to confirm it's you")
+    outcome, left = use_recovery_code(user, form.code.data, attempts)
     if outcome == LOCKED:
         end_code_step()
         return reauth_code_page(next_url).locked(user)
@@ -172,7 +173,7 @@ def reauthenticate_recovery():
         return render_template("auth/reauthenticate_recovery.html", form=form, **page_context(next_url)), 401
     lost_phone.note_recovery_code_used()
     flash(*used_message(left, "You confirmed it's you"))
-    return finish_reauthentication(next_url, "with a recovery code")
+    return finish_reauthentication(next_url, "with a recovery code", also=[used_event(left, "to confirm it's you")])
 
 
 @bp.route("/reauthenticate/resend", methods=["POST"], defaults={"channel": "sms"}, endpoint="reauthenticate_resend")

@@ -3,27 +3,30 @@ up, counted and recorded the same way in both places. A wrong one takes one of t
 attempts and counts toward the account's lock, like a wrong code."""
 from app import events, recovery
 from app.codes import code_step_wait, record_wrong_code
-from app.extensions import db
 
 USED, WRONG, LOCKED, NO_TRIES_LEFT = "used", "wrong", "locked", "no tries left"
 NOT_VALID = "That recovery code is not valid or was already used."
 
 
-def use_recovery_code(user, code, attempts, detail=""):
-    """(outcome, codes left): USED (the code is spent and recorded), WRONG, LOCKED (this wrong
-    code locked entering codes) or NO_TRIES_LEFT (the step's attempts are used up: it ends)."""
+def use_recovery_code(user, code, attempts):
+    """(outcome, codes left): USED (the code is spent), WRONG, LOCKED (this wrong code locked
+    entering codes) or NO_TRIES_LEFT (the step's attempts are used up: it ends). After USED the
+    caller records `used_event` with the step it completes, in its commit."""
     if attempts.take() is None:
         return NO_TRIES_LEFT, None
-    if not recovery.use(user, code):
+    left = recovery.use(user, code)
+    if left is None:
         record_wrong_code(user, kind=events.RECOVERY_CODE_FAILED)
         if code_step_wait(user):
             return LOCKED, None
         return (NO_TRIES_LEFT if attempts.left() == 0 else WRONG), None
     user.reset_code_failures()
-    left = recovery.remaining(user)
-    events.record(events.RECOVERY_CODE_USED, user, detail=", ".join(filter(None, [detail, f"{left} left"])), commit=False)
-    db.session.commit()
     return USED, left
+
+
+def used_event(left, detail=""):
+    """The event a spent recovery code leaves: (kind, detail) for events.record_all."""
+    return events.RECOVERY_CODE_USED, ", ".join(filter(None, [detail, f"{left} left"]))
 
 
 def used_message(left, how):
