@@ -3,6 +3,7 @@
 First the breaker on its own (memory, then Redis shared by two breakers as two processes would),
 then through the app's pages with the fake Verify server hanging or refusing.
 """
+import contextlib
 import secrets
 import threading
 import time
@@ -29,6 +30,26 @@ class Refusal(Exception):
 
 def is_outage(error):
     return isinstance(error, Outage)
+
+
+@contextlib.contextmanager
+def probe_under_way(breaker):
+    """A probing call through `breaker`, in a thread, held until the block ends (then it succeeds)."""
+    probing, release = threading.Event(), threading.Event()
+
+    def probe():
+        with breaker.guard(is_outage):
+            probing.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    try:
+        assert probing.wait(5)
+        yield
+    finally:
+        release.set()
+        thread.join(5)
 
 
 def run(breaker, outcome=None):
@@ -100,24 +121,11 @@ def test_after_the_cool_down_one_call_probes_and_an_answer_closes_it():
         run(breaker)
     time.sleep(1.05)
     assert breaker.state == HALF_OPEN  # the next call probes
-    probing, release = threading.Event(), threading.Event()
-
-    def probe():
-        with breaker.guard(is_outage):
-            probing.set()
-            release.wait(5)
-
-    thread = threading.Thread(target=probe)
-    thread.start()
-    try:
-        assert probing.wait(5)
+    with probe_under_way(breaker):
         started = time.monotonic()
         with pytest.raises(BreakerOpen):  # only one probe: the others still fail fast
             run(breaker)
         assert time.monotonic() - started < 0.1
-    finally:
-        release.set()
-        thread.join(5)
     assert breaker.state == CLOSED and breaker.failures == 0
     assert run(breaker)
 
@@ -198,22 +206,9 @@ def test_processes_sharing_redis_share_one_breaker(shared_pair):
         run(b)
     time.sleep(1.1)
     assert b.state == HALF_OPEN
-    probing, release = threading.Event(), threading.Event()
-
-    def probe():
-        with a.guard(is_outage):
-            probing.set()
-            release.wait(5)
-
-    thread = threading.Thread(target=probe)
-    thread.start()
-    try:
-        assert probing.wait(5)
+    with probe_under_way(a):
         with pytest.raises(BreakerOpen):  # one probe across the processes
             run(b)
-    finally:
-        release.set()
-        thread.join(5)
     assert a.state == b.state == CLOSED
 
 
