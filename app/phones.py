@@ -51,6 +51,17 @@ def default_country():
     return configured if configured in known else next(iter(sorted(known)), "US")
 
 
+def example_mobile(country):
+    """A mobile number of `country` as it is dialled there (`07400 123456`), or None."""
+    return _example_mobile(country) if country in phonenumbers.SUPPORTED_REGIONS else None
+
+
+@cache  # keyed by the regions phonenumbers knows only, never by whatever a form sent
+def _example_mobile(country):
+    example = phonenumbers.example_number_for_type(country, PhoneNumberType.MOBILE)
+    return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.NATIONAL) if example else None
+
+
 def parse_phone(number, country):
     """Returns the number in E.164, or raises InvalidPhone with the reason."""
     try:

@@ -114,6 +114,14 @@ def test_rules_are_hints_tied_to_their_field_before_anyone_fails(client, url, fi
     assert shown.summary is None and not shown.title.startswith("Error")
 
 
+@pytest.mark.parametrize(("languages", "example"), [("en-GB,en;q=0.8", "07400 123456"), ("fr-FR", "06 12 34 56 78")])
+def test_the_number_hint_gives_an_example_of_the_country_preselected(alice, languages, example):
+    shown = page(alice.client.get("/profile/2fa/enable", headers={"Accept-Language": languages}))
+    assert shown.description_of("phone") == (f"Your mobile number as you dial it in its country, like {example}, "
+                                             "or starting with + and the country code.")
+    assert "national or international" not in shown.text()
+
+
 def test_the_two_remember_options_are_told_apart(alice_2fa):
     login = page(alice_2fa.client.get("/auth/login"))
     alice_2fa.login()

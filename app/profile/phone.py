@@ -47,6 +47,7 @@ def phone_form_page(template, **context):
     form = PhoneForm()
     if not form.is_submitted():
         form.country.data = country_of(current_user.phone) or default_country()
+    form.describe_for(form.country.data)
     if not form.validate_on_submit():
         return render_template(template, form=form, **context), 400 if form.errors else 200
     try:
