@@ -223,6 +223,16 @@ def login_remembered(app, fake, username="carol", password=PASSWORD):
     return browser
 
 
+def test_with_no_other_session_nothing_is_said_of_other_sessions(app, auth):
+    auth.register("carol")
+    auth.open_sudo_page("/profile/password")
+    response = auth.post("/profile/password", {"password": NEW_PASSWORD, "password2": NEW_PASSWORD})
+    assert response.status_code == 302
+    page = page_text(auth.client.get("/profile"))
+    assert "Your password is changed." in page
+    assert "other sessions" not in page and "Other sessions ended" not in page
+
+
 def test_changing_the_password_needs_sudo(app, auth, client):
     auth.register("carol")
     assert_sudo_needed(auth, "/profile/password", {"password": NEW_PASSWORD, "password2": NEW_PASSWORD})

@@ -28,17 +28,17 @@ def complete_login(user, remember):
     session[NETWORK] = client_network()
 
 
-def refresh_login(user):
-    """After the user's session token rotated, keep this session and end every other one."""
+def refresh_login(user, *changes):
+    """After a change that rotated the user's session token: keep this session, end every other
+    one, and commit, with `changes` ((kind, detail) events) and the sessions ended recorded in one
+    statement. Returns the flash's last sentence: whether other sessions were logged out."""
     login_user(user)
-    end_other_sessions(user)
-
-
-def end_other_sessions(user):
     ended = current_app.session_interface.end_for_user(user.id, except_session=session._get_current_object())
-    if ended:
-        events.record(events.SESSIONS_REVOKED, user, detail=str(ended))
-    return ended
+    events.record_all([*changes, *([(events.SESSIONS_REVOKED, str(ended))] if ended else [])], user)
+    return OTHER_SESSIONS_ENDED if ended else ""
+
+
+OTHER_SESSIONS_ENDED = " Your other sessions have been logged out."
 
 
 def end_session():

@@ -102,10 +102,8 @@ def change_password():
         return render_template("profile/password.html", form=form), 400 if form.errors else 200
     user = current_user._get_current_object()
     user.change_password(form.password.data)
-    events.record(events.PASSWORD_CHANGED, user, commit=False)
-    db.session.commit()
-    refresh_login(user)
-    flash("Your password is changed. Your other sessions have been logged out.", "success")
+    others = refresh_login(user, (events.PASSWORD_CHANGED, ""))
+    flash("Your password is changed." + others, "success")
     return redirect(url_for("profile.index"))
 
 

@@ -14,7 +14,6 @@ from app.auth.code_step import CodePage, record_sent, retry_after_header
 from app.auth.forms import CodeForm
 from app.auth.session import refresh_login
 from app.codes import send_code, sent_message
-from app.extensions import db
 from app.phones import country_of, default_country
 from app.profile import bp
 from app.profile.forms import PhoneForm
@@ -120,18 +119,13 @@ def confirm_2fa():
     clear_pending_phone()
     if user.two_factor_enabled:
         user.change_phone(phone)
-        events.record(events.PHONE_CHANGED, user, detail=f"to {mask_phone(phone)}", commit=False)
-        db.session.commit()
-        refresh_login(user)
+        others = refresh_login(user, (events.PHONE_CHANGED, f"to {mask_phone(phone)}"))
         lost_phone.forget()
-        flash("Your phone number is changed. Codes now go to the new number.", "success")
+        flash("Your phone number is changed. Codes now go to the new number." + others, "success")
         return redirect(url_for("profile.index"))
     user.enable_two_factor(phone)
     recovery.show_once(recovery.generate(user, first=True), enrolling=True)
-    events.record_all([(events.TWO_FACTOR_ENABLED, f"phone {mask_phone(phone)}"), (events.RECOVERY_CODES_GENERATED, "")],
-                      user, commit=False)
-    db.session.commit()
-    refresh_login(user)
+    refresh_login(user, (events.TWO_FACTOR_ENABLED, f"phone {mask_phone(phone)}"), (events.RECOVERY_CODES_GENERATED, ""))
     # "2FA is on" is said once the recovery codes are saved (profile.recovery_codes).
     flash("Your number is confirmed. One last step: save your recovery codes.", "success")
     return redirect(url_for("profile.recovery_codes"))

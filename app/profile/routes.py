@@ -8,7 +8,6 @@ from flask_login import current_user, login_required
 from app import devices, events, lost_phone, recovery
 from app.auth.forms import ActionForm
 from app.auth.session import refresh_login
-from app.extensions import db
 from app.profile import bp
 from app.profile.overview import browsers_and_events
 from app.profile.forms import ConfirmDisableForm
@@ -57,10 +56,8 @@ def disable_2fa():
         ), 400 if form.errors else 200
     user = current_user._get_current_object()
     user.disable_two_factor()
-    events.record(events.TWO_FACTOR_DISABLED, user, commit=False)
-    db.session.commit()
-    refresh_login(user)
+    others = refresh_login(user, (events.TWO_FACTOR_DISABLED, ""))
     lost_phone.forget()
     recovery.forget_shown_codes()
-    flash("Two-factor authentication is off. Your other sessions have been logged out.", "warning")
+    flash("Two-factor authentication is off." + others, "warning")
     return redirect(url_for("profile.index"))
