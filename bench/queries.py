@@ -127,15 +127,17 @@ def one_journey(app, fake, number):
                 continue
             if rule.rule not in done:
                 go(f"{rule.endpoint} (2FA on, re-authenticated)", "GET", rule.rule)
-        every_other_post(go, fake, username, phone, number)
+        every_other_post(go, app, fake, username, phone, number)
     finally:
         counter.close()
     return go.rows, counter.tables
 
 
-def every_other_post(go, fake, username, phone, number):
+def every_other_post(go, app, fake, username, phone, number):
     """The forms the journey has not sent yet, each once: the password, new recovery codes, a new
-    number, a recovery-code login, a remembered browser forgotten, a resend, 2FA off, deletion."""
+    number, a recovery-code login, a remembered browser forgotten, a resend, 2FA off, deletion.
+    Changes that end the account's other sessions find one to end."""
+    another_browser(app, fake, username, PASSWORD, phone)
     password = PASSWORD + " changed"
     go("change password", "POST", "/profile/password", {"password": password, "password2": password},
        csrf_from="/profile/password", expect=302)
@@ -169,6 +171,7 @@ def every_other_post(go, fake, username, phone, number):
     go("forget this browser", "POST", f"/profile/devices/{device[1]}/forget", {}, csrf_from="/profile", expect=302)
     go("forget every browser", "POST", "/profile/devices/forget-all", {}, csrf_from="/profile", expect=302)
 
+    another_browser(app, fake, username, password, phone)
     go("re-authenticate again: password", "POST", "/auth/reauthenticate", {"password": password},
        csrf_from="/auth/reauthenticate", expect=302)
     go("re-authenticate with a recovery code", "POST", "/auth/reauthenticate/recovery", {"code": codes[1]},
@@ -176,6 +179,17 @@ def every_other_post(go, fake, username, phone, number):
     go("turn 2FA off", "POST", "/profile/2fa/disable", {}, csrf_from="/profile/2fa/disable", expect=302)
     go("delete the account", "POST", "/profile/delete", {"username": username}, csrf_from="/profile/delete",
        expect=302, logged_in=False)
+
+
+def another_browser(app, fake, username, password, phone):
+    """The account logged in on a second browser (not counted), after the pause between codes."""
+    time.sleep(float(app.config["SEND_COOLDOWN_SECONDS"]) + 0.1)
+    client = in_process_client(app)
+    for path, data in (("/auth/login", {"username": username, "password": password}), ("/auth/verify", None)):
+        token = csrf_token(client.get(path).get_data(as_text=True), path)
+        response = client.post(path, data={"csrf_token": token, **(data or {"code": fake.last_code(phone)})})
+        assert response.status_code == 302, (path, response.status_code)
+    assert response.headers["Location"].split("?")[0] == "/profile"
 
 
 def recovery_codes(text):
