@@ -171,6 +171,26 @@ def test_forgetting_one_browser_asks_for_the_code_again(app, auth, client):
     assert_code_asked(auth)
 
 
+def test_a_browser_forgotten_as_it_logs_in_is_asked_for_the_code(app, auth, client):
+    """"Forget all" in another tab lands between the login finding this browser and marking it
+    used: the login asks for a code, not a 500 (a row updated after it was deleted)."""
+    remembered_alice(auth)
+    auth.logout()
+    with app.app_context():
+        engine = db.engine
+
+    def forget_all_first(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("UPDATE TRUSTED_DEVICES"):
+            cursor.connection.execute("DELETE FROM trusted_devices")
+
+    sa.event.listen(engine, "before_cursor_execute", forget_all_first)
+    try:
+        assert_code_asked(auth)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", forget_all_first)
+    assert device_rows(app) == []
+
+
 def test_forget_all_asks_every_browser_for_the_code_again(app, auth, client, fake):
     laptop = remembered_alice_and_laptop(auth)
     response = auth.post("/profile/devices/forget-all", form_url="/profile")
