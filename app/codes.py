@@ -17,7 +17,6 @@ from datetime import datetime, timedelta, timezone
 from flask import current_app
 
 from app import events
-from app.extensions import db
 from app.locales import request_locale
 from app.models import utcnow
 from app.security import client_network, mask_phone
@@ -178,7 +177,4 @@ def record_wrong_code(user, kind=events.CODE_FAILED):
         threshold=config["CODE_FAILURES_BEFORE_LOCK"],
         lock_for=timedelta(minutes=config["CODE_LOCK_MINUTES"]),
     )
-    events.record(kind, user, commit=False)
-    if locked:
-        events.record(events.CODE_STEP_LOCKED, user, commit=False)
-    db.session.commit()
+    events.record_all([(kind, ""), *([(events.CODE_STEP_LOCKED, "")] if locked else [])], user)
