@@ -92,8 +92,11 @@ class RedisBackend:
     """`session:<key>` holds the data and its user, with the session's expiry as the key's TTL;
     `user-sessions:<user id>` is the set of that user's session keys."""
 
-    def __init__(self, client):
+    def __init__(self, client, longest_session):
         self.redis = client
+        # The index must outlive every session it lists, or ending all of a user's sessions
+        # would miss the older ones.
+        self.index_seconds = int(longest_session.total_seconds()) + 24 * 3600
 
     @staticmethod
     def _key(key):
@@ -126,8 +129,7 @@ class RedisBackend:
         pipe.set(self._key(key), self._value(data, user_id), px=ttl, nx=True)
         if user_id is not None:
             pipe.sadd(self._user_key(user_id), key)
-            # The index lives as long as the longest session it may list (30 days of remember-me).
-            pipe.expire(self._user_key(user_id), 31 * 24 * 3600)
+            pipe.expire(self._user_key(user_id), self.index_seconds)
         pipe.execute()
 
     def update(self, key, data, expires_at, user_id):

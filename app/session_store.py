@@ -214,5 +214,6 @@ def session_interface(app):
     if url:
         import redis
 
-        return ServerSideSessions(app, RedisBackend(redis.from_url(url)))
+        longest = max(app.config["REMEMBER_LIFETIME"], app.config["SESSION_ABSOLUTE_LIFETIME"])
+        return ServerSideSessions(app, RedisBackend(redis.from_url(url), longest))
     return ServerSideSessions(app, DatabaseBackend())

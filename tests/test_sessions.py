@@ -342,3 +342,25 @@ def test_a_new_address_keeps_the_session_and_is_recorded(app, auth, client, fake
         ips = db.session.scalars(sa.select(SecurityEvent.ip).where(SecurityEvent.kind == "new_network")).all()
     assert kinds.count("new_network") == 1 and ips == ["198.51.100.23"]
     assert "Signed in from a new network" in page_text(elsewhere.get("/profile"))
+
+
+@pytest.mark.redis
+def test_the_redis_index_of_a_users_sessions_outlives_the_longest_session(fake):
+    """Ending every session of an account (a new password, 2FA off) finds them through the
+    index, so the index lives at least as long as a remembered session can, whatever REMEMBER_DAYS."""
+    import redis
+
+    from app.models import User
+    from tests.conftest import AuthActions, build_app, dispose_app, make_config, redis_url
+
+    app = build_app(make_config(fake, SESSION_REDIS_URL=redis_url(), REMEMBER_LIFETIME=timedelta(days=90)))
+    try:
+        auth = AuthActions(app.test_client(), fake)
+        auth.register("ivy")
+        auth.logout()
+        assert auth.login("ivy", remember=True).status_code == 302
+        with app.app_context():
+            user_id = User.by_username("ivy").id
+        assert redis.Redis.from_url(redis_url()).ttl(f"user-sessions:{user_id}") >= 90 * 86400
+    finally:
+        dispose_app(app)
