@@ -78,9 +78,10 @@ def _daily_limits(purpose):
 OUTAGE_REASONS = {"busy", "expired"}
 
 
-def is_outage(error):
+def sends_given_back(error):
     """Twilio down, slow, busy or confused: not the person's doing, so their sends are given back.
-    A refusal (a bad or blocked number, too many codes) keeps them."""
+    A refusal (a bad or blocked number, too many codes) keeps them. (Wider than what the circuit
+    breaker counts as an outage: Twilio busy is an answer to the breaker, yet no code went out.)"""
     return error.status >= 500 or error.reason in OUTAGE_REASONS
 
 
@@ -118,7 +119,7 @@ def send_code(phone, user, channel="sms"):
         sent = verifier().send(phone, channel, locale=request_locale())
     except VerificationError as error:
         today.refund()  # the daily cap counts codes Twilio accepted
-        if is_outage(error):
+        if sends_given_back(error):
             budget.refund()
         raise
     except Exception:
