@@ -3,7 +3,7 @@ import logging
 import time
 from pathlib import Path
 
-from flask import Flask, redirect, request, session, url_for
+from flask import redirect, request, session, url_for
 from flask_login import current_user
 from flask_talisman import Talisman
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -15,6 +15,7 @@ from app import assets, form_html, migrations_on_demand
 from app.extensions import bootstrap, csrf, db, limiter, login_manager
 from app.session_store import session_interface
 from app.settings_check import check_production_settings
+from app.templating import App
 from config import config_for
 
 @limiter.request_filter
@@ -34,7 +35,7 @@ CSP = {
 
 
 def create_app(config_class=None):
-    app = Flask(__name__, instance_relative_config=True)
+    app = App(__name__, instance_relative_config=True)
     app.config.from_object(config_class or config_for())
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     configure_logging(app)

@@ -1,14 +1,16 @@
-"""Form controls and labels written straight to HTML, as WTForms would write them.
+"""Form controls, labels and field rows written straight to HTML.
 
 WTForms' widgets build every attribute through MarkupSafe's string formatting, which was a third
-of the login page's time. These functions produce the same HTML (tests/test_form_html.py compares
-them with WTForms' own, for every field of every form) with plain joins. A widget they don't know
-is rendered by WTForms.
+of the login page's time. `control` and `label` produce the same HTML (tests/test_form_html.py
+compares them with WTForms' own, for every field of every form) with plain joins; a widget they
+don't know is rendered by WTForms. `fields` writes each visible field's row (label, hint, error,
+control) here too rather than in a Jinja macro: a macro call costs more than the row's HTML.
 """
 from markupsafe import Markup, escape
 from wtforms import widgets
 from wtforms.widgets.core import clean_key
 
+NOT_SHOWN = ("HiddenField", "CSRFTokenField", "SubmitField")  # a hidden input or the form's button
 INPUTS = (widgets.TextInput, widgets.PasswordInput, widgets.HiddenInput, widgets.CheckboxInput,
           widgets.SubmitInput)
 
@@ -103,13 +105,33 @@ def field_attributes(f, failed=False):
     return params
 
 
+def field_row(f, failed=False):
+    """One field in GOV.UK's order (label, hint, error, control); a checkbox before its label."""
+    control_html = control(f, **field_attributes(f, failed))
+    if f.type == "BooleanField":
+        hint = f'<div id="{f.id}-hint" class="form-text mt-0">{escape(f.description)}</div>' if f.description else ""
+        return Markup(f'<div class="form-check mb-3">\n{control_html} {label(f, class_="form-check-label")}\n'
+                      f'{hint}</div>')
+    hint = f'<div id="{f.id}-hint" class="form-text mt-0 mb-1">{escape(f.description)}</div>\n' if f.description else ""
+    error = (f'<div id="{f.id}-error" class="invalid-feedback d-block mt-0 mb-1">'
+             f'{" ".join(str(escape(message)) for message in f.errors)}</div>\n') if f.errors else ""
+    return Markup(f'<div class="mb-3">\n{label(f, class_="form-label")}\n{hint}{error}{control_html}\n</div>')
+
+
+def fields(form):
+    """The rows of the form's visible fields; after a failed submit none is autofocused (the error
+    summary takes the focus)."""
+    failed = bool(form.errors)
+    return Markup("\n".join(field_row(field, failed) for field in form if field.type not in NOT_SHOWN))
+
+
 def problems(form=None, page_error=None):
     """What to fix after a failed submit, for the error summary: (message, id of the field it is
     about). Form-wide errors (a wrong username or password) point at the first field, a
     `page_error` at none."""
     found = []
     if form:
-        visible = [field for field in form if field.type not in ("HiddenField", "CSRFTokenField", "SubmitField")]
+        visible = [field for field in form if field.type not in NOT_SHOWN]
         found = [(message, field.id) for field in visible for message in field.errors]
         first = visible[0].id if visible else None
         found += [(message, first) for message in form.form_errors]
@@ -124,5 +146,5 @@ def hidden_fields(form):
 
 
 def init_app(app):
-    app.jinja_env.globals.update(control=control, label=label, field_attributes=field_attributes,
-                                  hidden_fields=hidden_fields, form_problems=problems)
+    app.jinja_env.globals.update(control=control, label=label, fields=fields, hidden_fields=hidden_fields,
+                                  form_problems=problems)

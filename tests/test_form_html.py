@@ -69,6 +69,29 @@ def test_field_attributes_tie_hint_and_error_to_the_control(app):
             "class": "form-check-input", "aria-describedby": "remember_me-hint"}
 
 
+def test_field_rows_give_label_hint_error_then_control(app):
+    import re
+
+    with app.test_request_context():
+        form = auth_forms.RegistrationForm(formdata=MultiDict({"username": "a<b"}))
+        form.validate()
+        html = str(form_html.fields(form))
+        row = html.split('<div class="mb-3">')[1]
+        order = [row.index(part) for part in ('<label class="form-label" for="username">', 'id="username-hint"',
+                                              'id="username-error"', '<input aria-describedby="username-hint username-error"')]
+        assert order == sorted(order), row
+        assert "autofocus" not in html and "aria-invalid" in row
+        assert re.search(r'id="username-error"[^>]*>[^<]*\S', row), "the error's words are in the row"
+        assert "<b" not in html.replace("<button", "")  # what was typed is escaped
+        assert [name for name in re.findall(r'<label[^>]* for="([^"]+)"', html)] == ["username", "password", "password2"]
+
+        login = auth_forms.LoginForm()
+        checkbox = str(form_html.field_row(login.remember_me))
+        assert checkbox.startswith('<div class="form-check mb-3">')
+        assert checkbox.index("<input") < checkbox.index("<label") < checkbox.index('id="remember_me-hint"')
+        assert 'name="next"' not in str(form_html.fields(login)), "hidden fields are written apart"
+
+
 def test_problems_point_at_their_fields_and_form_errors_at_the_first(app):
     with app.test_request_context():
         form = auth_forms.LoginForm(formdata=MultiDict({"username": "alice"}))
