@@ -74,6 +74,31 @@ def test_gunicorn_refuses_forwarded_headers_from_any_peer(safe_environment, tmp_
         server.stop()
 
 
+@pytest.mark.parametrize("changes, name", [
+    ({"SECRET_KEY": "password" * 8}, "SECRET_KEY"),
+    ({"VERIFY_PROVIDER": "console"}, "VERIFY_PROVIDER"),
+    ({"VERIFY_CODE_LENGTH": "3"}, "VERIFY_CODE_LENGTH"),
+], ids=["weak-secret", "console-sender", "code-length"])
+def test_gunicorn_stops_when_the_app_refuses_its_settings(safe_environment, tmp_path, changes, name):
+    """A refused setting stops gunicorn itself, naming the variable: workers that exit at start
+    and are started again, forever, would look like a running service to a process manager."""
+    server = Instance("refused", dict(safe_environment, **changes), tmp_path, workers=2,
+                      args=["--no-control-socket"])
+    server.start()
+    try:
+        try:
+            status = server.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            status = None
+        log = server.log_text()
+        assert status is not None, f"gunicorn still running after 30 s; workers booted {log.count('Booting worker')} times"
+        assert status != 0
+        assert name in log, log[-2000:]
+        assert log.count("Booting worker") <= 2, log[-2000:]
+    finally:
+        server.stop()
+
+
 def test_foreign_host_is_refused_not_redirected_to(fresh_live_app):
     live = fresh_live_app(FORCE_HTTPS="true")
     visitor = live.visitor()
