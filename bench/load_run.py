@@ -4,7 +4,9 @@ A visit is a whole 2FA login (login page, password, code page, code, profile) an
 new browser each time. The production server (gunicorn.conf.py) is started fresh; latencies are
 reported per request and per visit, over the run and for each fifth of it (a server that slows
 down as it runs shows it there). After the run: each worker's resident memory (VmRSS), against the
-target, and, for scale, that of a process that has only imported the app.
+target, and, for scale, that of a process that has only imported the app, and of one that has
+only imported the libraries the app imports (every module from site-packages the app has loaded
+once imported, none of the app's own code): the floor the app's code sits on.
 """
 import json
 import subprocess
@@ -19,21 +21,40 @@ SECONDS = 60
 TARGET_MB = 60
 PARTS = 5
 
-IMPORT_PROBE = """
-import json
+RSS = """
+def rss_mb():
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS:")) / 1024
+"""
+IMPORT_PROBE = RSS + """
+import json, sys
 from main import app
-rss = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS:"))
-print(json.dumps({"mb": rss / 1024}))
+libraries = sorted(name for name, module in list(sys.modules.items())
+                   if "site-packages" in (getattr(module, "__file__", None) or ""))
+print(json.dumps({"mb": rss_mb(), "libraries": libraries}))
+"""
+LIBRARIES_PROBE = RSS + """
+import importlib, json, sys
+for name in json.loads(sys.stdin.read()):
+    importlib.import_module(name)
+print(json.dumps({"mb": rss_mb()}))
 """
 
 
-def import_memory(env):
-    """Resident memory of a process that has only imported the app (as a worker does first)."""
-    done = subprocess.run([sys.executable, "-c", IMPORT_PROBE], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
+def _probe(code, env, given=None):
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120, input=given)
     if done.returncode:
-        raise RuntimeError(f"importing the app failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])["mb"]
+        raise RuntimeError(f"the memory probe failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def import_memory(env):
+    """Resident memory of a process that has only imported the app (as a worker does first), and
+    of one that has imported only the library modules the app loads; how many packages those are."""
+    app = _probe(IMPORT_PROBE, env)
+    libraries = _probe(LIBRARIES_PROBE, env, json.dumps(app["libraries"]))
+    packages = sorted({name.split(".")[0] for name in app["libraries"]})
+    return app["mb"], libraries["mb"], packages
 
 
 def measure(run):
@@ -68,7 +89,7 @@ def measure(run):
         "p50": percentile(all_requests, 0.5), "p95": percentile(all_requests, 0.95),
         "visit_p50": percentile(visits, 0.5), "visit_p95": percentile(visits, 0.95), "parts": parts,
         "cpu_ms_per_visit": 1000 * cpu.worker_seconds / max(state["done"], 1), "cores": cpu.shares(),
-        "rss_mb": rss, "import_mb": import_memory(run.environment()),
+        "rss_mb": rss, **dict(zip(("import_mb", "libraries_mb", "packages"), import_memory(run.environment()))),
     }
 
 
@@ -101,6 +122,11 @@ def section(result):
         f"- Workers' resident memory after the run: {', '.join(f'{mb:.1f} MB' for mb in result['rss_mb'])} "
         f"(target ≤ {TARGET_MB} MB); a process that has only imported the app: {result['import_mb']:.1f} MB.",
     ]
+    if "libraries_mb" in result:
+        lines.append(
+            f"- A process that has imported only the library modules the app loads, none of its own code: "
+            f"**{result['libraries_mb']:.1f} MB**, the floor under the app ({len(result['packages'])} packages: "
+            + ", ".join(result["packages"]) + ").")
     if result["errors"]:
         lines.append("- First errors: " + "; ".join(result["errors"][:5]))
     return lines
