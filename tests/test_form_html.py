@@ -108,8 +108,10 @@ def test_problems_point_at_their_fields_and_form_errors_at_the_first(app):
 def test_asset_urls_are_the_ones_url_for_builds_for_each_mount_point(app):
     from flask import url_for
 
-    from app.assets import asset_url
+    from app.assets import asset_url, version
 
+    hashed = version(app.static_folder, "app.css")
     for root in ("", "/sms2fa"):
         with app.test_request_context("/auth/login", base_url=f"http://localhost{root}"):
-            assert asset_url("static", "app.css") == url_for("static", filename="app.css") == f"{root}/static/app.css"
+            built = url_for("static", filename="app.css", v=hashed)
+            assert asset_url("static", "app.css") == built == f"{root}/static/app.css?v={hashed}"

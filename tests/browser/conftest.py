@@ -207,6 +207,9 @@ def check_axe(page: Page):
     CHECKED_BY_AXE.add(seen)
 
 
+OWN_SCRIPT = re.compile(r"/static/[^/?]+\.js(\?|$)")  # with or without its ?v= hash
+
+
 def check_axe_as_served(page: Page):
     """axe-core needs scripts, which never finish in a context that has them off: the page is
     checked in a twin with scripts on, fed the same HTML at the same address, with the app's own
@@ -214,7 +217,7 @@ def check_axe_as_served(page: Page):
     html = page.content()
     twin_context = page.context.browser.new_context(viewport=page.viewport_size, reduced_motion="reduce")
     try:
-        twin_context.route("**/static/*.js", lambda route: route.abort())
+        twin_context.route(OWN_SCRIPT, lambda route: route.abort())
         twin = twin_context.new_page()
         twin.route(lambda url: url == page.url,
                    lambda route: route.fulfill(body=html, content_type="text/html; charset=utf-8"))
