@@ -15,7 +15,7 @@ from app import assets, form_html, migrations_on_demand
 from app.extensions import bootstrap, csrf, db, limiter, login_manager
 from app.session_store import session_interface
 from app.settings_check import check_production_settings
-from app.templating import App
+from app.flask_app import App
 from config import config_for
 
 @limiter.request_filter

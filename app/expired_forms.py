@@ -30,9 +30,16 @@ def check_csrf_token():
     try:
         csrf.protect(apply_exemptions=True)
     except CSRFError:
-        if request.url_rule is None or "GET" not in request.url_rule.methods:
+        if not has_a_page():
             raise
         g.form_expired = True
+
+
+def has_a_page():
+    """Whether the address answers GET too; its page may be a view of its own (the login page)."""
+    if request.url_rule is None:
+        return False
+    return "GET" in request.url_rule.methods or current_app.create_url_adapter(request).test(request.path, "GET")
 
 
 def form_expired():

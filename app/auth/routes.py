@@ -57,19 +57,27 @@ def register():
     return redirect(url_for("profile.index"))
 
 
-@bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(config("LOGIN_LIMIT_PER_IP"), methods=["POST"], key_func=client_key)
-@limiter.limit(config("LOGIN_LIMIT_PER_USERNAME"), methods=["POST"], key_func=username_and_address_key)
-@limiter.limit(config("LOGIN_LIMIT_PER_ACCOUNT"), methods=["POST"], key_func=username_key,
-               error_message=TOO_MANY_FOR_ACCOUNT)
+@bp.get("/login")
+def login_page():
+    """The login form, carrying `next` for after the login. A route of its own, without the rate
+    limits' decorators (they count POSTs only): the most visited page pays nothing for them."""
+    if current_user.is_authenticated:
+        return redirect(url_for("profile.index"))
+    form = LoginForm()
+    form.next.data = request.args.get("next", "")
+    flash_notice()
+    return render_template("auth/login.html", form=form)
+
+
+@bp.post("/login")
+@limiter.limit(config("LOGIN_LIMIT_PER_IP"), key_func=client_key)
+@limiter.limit(config("LOGIN_LIMIT_PER_USERNAME"), key_func=username_and_address_key)
+@limiter.limit(config("LOGIN_LIMIT_PER_ACCOUNT"), key_func=username_key, error_message=TOO_MANY_FOR_ACCOUNT)
 def login():
     """Check the password; with 2FA on, send a code and ask for it before logging in."""
     if current_user.is_authenticated:
         return redirect(url_for("profile.index"))
     form = LoginForm()
-    if request.method == "GET":
-        form.next.data = request.args.get("next", "")
-        flash_notice()
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form), 400 if form.errors else 200
     user = User.by_username(form.username.data)

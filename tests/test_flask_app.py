@@ -1,5 +1,6 @@
-"""Templates take a copy of the environment's globals when loaded (app/templating.py): every global
-must be registered before the first page renders, and a template must still not change them."""
+"""app/flask_app.py: templates take a copy of the environment's globals when loaded (every global
+must be registered before the first page renders, and a template must still not change them);
+Flask's sync-or-async answer is kept for registered functions only."""
 from tests.conftest import csrf_token
 
 
@@ -28,3 +29,24 @@ def test_pages_still_render_their_links_and_tokens(client):
     html = page.get_data(as_text=True)
     assert 'action="/auth/login"' in html and 'href="/auth/register"' in html
     assert csrf_token(client)
+
+
+def test_only_registered_functions_are_remembered_as_sync(app, client):
+    from flask import after_this_request
+
+    @app.route("/once-per-request")
+    def once_per_request():
+        @after_this_request
+        def stamp(response):
+            response.headers["X-Stamp"] = "1"
+            return response
+        return "ok"
+
+    first = client.get("/once-per-request")
+    assert first.headers["X-Stamp"] == "1"
+    remembered = len(app._sync_versions)
+    assert app.view_functions["once_per_request"] in app._sync_versions
+    for _ in range(5):
+        assert client.get("/once-per-request").headers["X-Stamp"] == "1"
+    assert len(app._sync_versions) == remembered, "a function made for one request was kept"
+    assert all(hook in app._sync_versions for hook in app.before_request_funcs[None])
