@@ -9,6 +9,7 @@ no form to show, and redirected, is answered with the plain page). An address th
 button's POST has no page to show: it gets the plain "Your form expired" page, as before.
 """
 from flask import current_app, g, request
+from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
 
 from app.errors import CSRF_EXPIRED, error_page
@@ -39,7 +40,7 @@ def has_a_page():
     """Whether the address answers GET too; its page may be a view of its own (the login page)."""
     if request.url_rule is None:
         return False
-    return "GET" in request.url_rule.methods or current_app.create_url_adapter(request).test(request.path, "GET")
+    return "GET" in request.url_rule.methods or request_ctx.url_adapter.test(request.path, "GET")
 
 
 def form_expired():

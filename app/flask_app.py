@@ -6,16 +6,15 @@
   ChainMap's Python code: about 7 % of the login page. Here a template takes a copy of the
   globals when it is loaded instead. All of them are registered while the app is created, before
   the first template is loaded (Flask refuses setup after the first request);
-  tests/test_templating.py checks that each one reaches a page.
+  tests/test_flask_app.py checks that each one reaches a page.
 - Flask asks `inspect.iscoroutinefunction` about every hook and view of every request (about 20
   for a page: 3 % of the login page), and a function's answer never changes. It is kept per
-  function, for the functions registered on the app; anything else (a function made for one
-  request, such as `after_this_request`'s) is asked about each time, so nothing accumulates.
+  function registered on the app (its views and request hooks, a fixed set); anything else (a
+  function made for one request, such as `after_this_request`'s) is asked about each time, so
+  nothing accumulates.
 """
 from flask import Flask
 from flask.templating import Environment
-
-MOST_REMEMBERED = 1000  # an app registers a few dozen hooks, views and handlers
 
 
 class PlainGlobalsEnvironment(Environment):
@@ -33,16 +32,17 @@ class App(Flask):
     def ensure_sync(self, func):
         try:
             return self._sync_versions[func]
-        except (KeyError, TypeError):  # TypeError: an unhashable callable
+        except KeyError:
             pass
+        except TypeError:  # an unhashable callable: asked about each time
+            return super().ensure_sync(func)
         result = super().ensure_sync(func)
-        if len(self._sync_versions) < MOST_REMEMBERED and self._is_registered(func):
+        if self._is_registered(func):
             self._sync_versions[func] = result
         return result
 
     def _is_registered(self, func):
-        if func in self.view_functions.values():
-            return True
-        hooks = (self.before_request_funcs, self.after_request_funcs, self.teardown_request_funcs,
-                 self.url_value_preprocessors, self.teardown_appcontext_funcs)
-        return any(func in funcs for registry in hooks[:-1] for funcs in registry.values()) or func in hooks[-1]
+        by_blueprint = (self.before_request_funcs, self.after_request_funcs, self.teardown_request_funcs,
+                        self.url_value_preprocessors)
+        return (func in self.view_functions.values() or func in self.teardown_appcontext_funcs
+                or any(func in funcs for registry in by_blueprint for funcs in registry.values()))
