@@ -59,6 +59,9 @@ def configure_logging(app):
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # twilio's HTTP client logs every request with its headers at INFO: too much, and personal.
     logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+    # Flask-Limiter logs each refusal at INFO with the limit's key; the keys hold no typed value
+    # (app.security.hashed_key), and the 429 is in the access log already.
+    logging.getLogger("flask-limiter").setLevel(logging.WARNING)
     # Alembic, loaded only for `flask db`, announces each of its plugins at INFO.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 

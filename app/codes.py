@@ -9,8 +9,6 @@ a number the asking account has verified (logins, re-authentication) and codes t
 (enrolment, a phone change) are counted apart, so strangers who try to enrol your number cannot use
 up your login codes; and the app-wide daily cap keeps a share for the former.
 """
-import hashlib
-import hmac
 import logging
 from datetime import datetime, timedelta, timezone
 
@@ -19,7 +17,7 @@ from flask import current_app
 from app import events
 from app.locales import request_locale
 from app.models import utcnow
-from app.security import client_network, mask_phone
+from app.security import client_network, hashed_key, mask_phone
 from app.throttle import Throttled, clear, take, wait_for
 from app.verification import CheckResult, VerificationError, verifier
 
@@ -35,8 +33,7 @@ def too_many_codes(wait):
 
 def phone_key(phone):
     """What limits count a number by: an HMAC, so the limit storage never holds the number."""
-    secret = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(secret, f"phone:{phone}".encode(), hashlib.sha256).hexdigest()[:32]
+    return hashed_key("phone", phone)
 
 
 def purpose_of(phone, user):

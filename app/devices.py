@@ -60,6 +60,17 @@ def _cookie_token(user):
     return token if user_id == user.id else None
 
 
+def remembered(user):
+    """Whether this browser is one of `user`'s remembered browsers; changes nothing."""
+    token = _cookie_token(user)
+    if token is None:
+        return False
+    return db.session.scalar(sa.select(sa.exists().where(
+        TrustedDevice.user_id == user.id, TrustedDevice.token_hash == _hash(token),
+        TrustedDevice.created_at >= utcnow() - _lifetime(),
+    )))
+
+
 def recognised(user):
     """The id of the user's trusted device for this browser's cookie, marked used; else None.
 

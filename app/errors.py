@@ -55,7 +55,7 @@ def seconds_to_wait(error):
 
 def own_sentence(error):
     """A limit's own sentence, when it has one (e.g. too many logins for one account)."""
-    return getattr(getattr(error, "limit", None), "error_message", None)
+    return getattr(error, "sentence", None) or getattr(getattr(error, "limit", None), "error_message", None)
 
 
 def login_page_after_too_many(wait, reason=None):

@@ -19,10 +19,12 @@ from app.waits import wait_in_words
 
 
 class Throttled(TooManyRequests):
-    """A 429 with a Retry-After header and a sentence for the page."""
+    """A 429 with a Retry-After header and a sentence for the page; `sentence` is the reason
+    alone, for a page that writes the wait out itself."""
 
-    def __init__(self, message, retry_after):
+    def __init__(self, message, retry_after, sentence=None):
         self.retry_after_seconds = max(1, math.ceil(retry_after))
+        self.sentence = sentence
         super().__init__(description=message, retry_after=self.retry_after_seconds)
 
 
@@ -64,6 +66,24 @@ def take(checks, message):
                 Taken(hits).refund()
                 raise Throttled(message(wait_in_words(wait)), wait)
     return Taken(hits)
+
+
+def take_in_turn(checks):
+    """A route's limits, narrowest first: takes one from each (spec, key, sentence) in order and
+    stops at the first that refuses, raising Throttled with its sentence (None: the page's own).
+
+    A broad limit (one account from anywhere, the whole site) therefore counts only the requests
+    that the narrow ones before it (one client address) let through: what one stranger sends can
+    fill their own limits, never the owner's or everyone's. Off with the route limits
+    (RATELIMIT_ENABLED=False), unlike `take`'s limits on sending, which guard money."""
+    if not limiter.enabled:
+        return
+    limits = strategy()
+    for spec, key, sentence in checks:
+        for item in parse_many(spec):
+            if not limits.hit(item, key):
+                wait = limits.get_window_stats(item, key).reset_time - time.time()
+                raise Throttled(sentence or "", wait, sentence)
 
 
 def wait_for(spec, *key):

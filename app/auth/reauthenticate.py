@@ -19,7 +19,6 @@ from app.auth.code_step import CodePage
 from app.auth.forms import CodeForm, PasswordConfirmForm, RecoveryCodeForm
 from app.auth.login_code import code_check_limit
 from app.auth.recovery_step import LOCKED, NO_TRIES_LEFT, NOT_VALID, USED, use_recovery_code, used_event, used_message
-from app.auth.routes import config
 from app.codes import code_step_wait
 from app.extensions import limiter
 from app.security import client_key, is_safe_next, mark_reauthenticated, safe_next
@@ -103,7 +102,7 @@ def finish_reauthentication(next_url, how="", also=()):
 
 
 @bp.route("/reauthenticate", methods=["GET", "POST"])
-@limiter.limit(config("REAUTH_LIMIT_PER_USER"), methods=["POST"], key_func=reauth_key)
+@limiter.limit(lambda: current_app.config["REAUTH_LIMIT_PER_USER"], methods=["POST"], key_func=reauth_key)
 @login_required
 def reauthenticate():
     """Confirm the password (and the code, with 2FA) before a sensitive change."""

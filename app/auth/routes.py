@@ -9,10 +9,11 @@ from app.auth.forms import ActionForm, LoginForm, RegistrationForm
 from app.auth.login_code import login_code_page
 from app.auth.pending import PendingLogin
 from app.auth.session import complete_login, end_session
-from app.extensions import db, limiter
+from app.extensions import db
 from app.models import User, dummy_password_hash
 from app.notices import flash_notice, to_login
-from app.security import client_key, client_network, is_safe_next, safe_next
+from app.security import client_key, client_network, hashed_key, is_safe_next, safe_next
+from app.throttle import take_in_turn
 
 LOGIN_FAILED = "Invalid username or password."
 TOO_MANY_FOR_ACCOUNT = "Too many login attempts for this account. Please wait a minute and try again."
@@ -22,27 +23,36 @@ def typed_username():
     return User.normalize_username(request.form.get("username", ""))[:64]
 
 
-def username_and_address_key():
-    """Guesses at one username from one address: a stranger elsewhere can't use up the owner's."""
-    return f"login-user:{typed_username()}|{client_network()}"
+def narrow_login_limits():
+    """Logins from one client address, then guesses at one username from it: what a stranger
+    somewhere else sends can't use these up for the owner."""
+    config, network = current_app.config, client_network()
+    return [
+        (config["LOGIN_LIMIT_PER_IP"], client_key(), None),
+        (config["LOGIN_LIMIT_PER_USERNAME"], f"login-user:{hashed_key('username', typed_username())}|{network}", None),
+    ]
 
 
-def username_key():
-    """Guesses at one username from anywhere: a slower limit that only ever asks for a short wait."""
-    return "login-account:" + typed_username()
+def account_login_limit():
+    """Guesses at one username from anywhere: counted only for the guesses that the narrow limits
+    let through, and only ever a short wait (LOGIN_LIMIT_PER_ACCOUNT)."""
+    key = "login-account:" + hashed_key("username", typed_username())
+    return [(current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], key, TOO_MANY_FOR_ACCOUNT)]
 
 
-def config(name):
-    return lambda: current_app.config[name]
+def signup_limits():
+    """Sign-ups from one client address, then for the whole site: one address fills its own."""
+    config = current_app.config
+    return [(config["SIGNUP_LIMIT_PER_IP"], client_key(), None), (config["SIGNUP_LIMIT_GLOBAL"], "signup-all", None)]
 
 
 @bp.route("/register", methods=["GET", "POST"])
-@limiter.limit(config("SIGNUP_LIMIT_PER_IP"), methods=["POST"], key_func=client_key)
-@limiter.limit(config("SIGNUP_LIMIT_GLOBAL"), methods=["POST"], key_func=lambda: "signup-all")
 def register():
     """Create an account."""
     if current_user.is_authenticated:
         return redirect(url_for("profile.index"))
+    if request.method == "POST":
+        take_in_turn(signup_limits())
     form = RegistrationForm()
     if not form.validate_on_submit():
         return render_template("auth/register.html", form=form), 400 if form.errors else 200
@@ -70,17 +80,17 @@ def login_page():
 
 
 @bp.post("/login")
-@limiter.limit(config("LOGIN_LIMIT_PER_IP"), key_func=client_key)
-@limiter.limit(config("LOGIN_LIMIT_PER_USERNAME"), key_func=username_and_address_key)
-@limiter.limit(config("LOGIN_LIMIT_PER_ACCOUNT"), key_func=username_key, error_message=TOO_MANY_FOR_ACCOUNT)
 def login():
     """Check the password; with 2FA on, send a code and ask for it before logging in."""
     if current_user.is_authenticated:
         return redirect(url_for("profile.index"))
+    take_in_turn(narrow_login_limits())
     form = LoginForm()
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form), 400 if form.errors else 200
     user = User.by_username(form.username.data)
+    if user is None or not devices.remembered(user):  # the owner's remembered browser is never refused
+        take_in_turn(account_login_limit())
     # Hash the password even for an unknown user, so timing and answers tell nothing.
     password_ok = check_password_hash(user.password_hash if user else dummy_password_hash(), form.password.data)
     if user is None or not password_ok:

@@ -1,6 +1,11 @@
 """Issue 9, "sign-up unlimited": SIGNUP_LIMIT_PER_IP (default 10/hour) per client address, and
 SIGNUP_LIMIT_GLOBAL (default 100/minute) for bursts from many addresses; a refused sign-up gets
-429, when to try again, and the app's page. "Is this username taken?" probes are sign-up POSTs too."""
+429, when to try again, and the app's page. "Is this username taken?" probes are sign-up POSTs too.
+
+Security review row 2: the site-wide limit counts only the sign-ups that one address's limit let
+through, so junk from one address never closes sign-up for everyone."""
+from collections import Counter
+
 import pytest
 
 from tests.abuse.conftest import assert_app_page, assert_retry_after, new_address, new_username
@@ -60,3 +65,17 @@ def test_burst_of_signups_from_many_addresses_is_refused(fresh_live_app):
         f"sign-up {GLOBAL_BURST + 1} within a minute, each from its own address: {response.status_code}")
     assert_signup_refused(response)
     assert assert_retry_after(response) <= 60
+
+
+def test_junk_from_one_address_does_not_close_signup(fresh_live_app, figure):
+    """101 POSTs with no token and no fields from one address, at the default site-wide limit
+    (100 a minute): the address is refused after its 10, and an honest sign-up elsewhere goes
+    through (before the fix, the 91 refused POSTs filled the site's 100)."""
+    live = fresh_live_app(SIGNUP_LIMIT_GLOBAL="")
+    junk = live.visitor(new_address())
+    answers = Counter(junk.request("POST", live.url + "/auth/register").status_code for _ in range(101))
+    assert answers == {400: PER_ADDRESS, 429: 101 - PER_ADDRESS}, answers
+
+    response = try_sign_up(live, new_address())
+    figure("an honest sign-up after 101 junk POSTs from one address", response.status_code)
+    assert response.status_code == 302, f"an honest sign-up from elsewhere: {response.status_code}"
