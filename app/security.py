@@ -1,5 +1,6 @@
 """Small shared helpers: safe redirects, masking phone numbers, sessions and sudo mode."""
 import hashlib
+import hmac
 import ipaddress
 import time
 from functools import wraps
@@ -12,7 +13,6 @@ from flask_login import current_user
 REAUTH_KEY = "reauthenticated_at"
 # Keys of an authenticated session.
 AUTH_AT = "authenticated_at"  # when the login completed, for the absolute timeout
-PASSWORD_AT = "password_entered_at"  # when a password was last typed to log in
 REMEMBERED = "remembered"  # "Remember me" was ticked: the session lasts REMEMBER_LIFETIME
 FINGERPRINT = "client_fingerprint"  # the browser the session is bound to
 NETWORK = "client_network"  # the network it was last used from (a change is an event, not an end)
@@ -64,6 +64,13 @@ def client_fingerprint():
     return hashlib.sha256(request.headers.get("User-Agent", "").encode()).hexdigest()
 
 
+def hashed_key(kind, value):
+    """What a limit counts a typed value by (a username, a phone number): an HMAC, so neither
+    the limit storage nor a log line holds what was typed."""
+    secret = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(secret, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
 def client_key():
     """What limits per client address count by (Flask-Limiter's key)."""
     return "ip:" + client_network()
@@ -86,32 +93,22 @@ def mark_reauthenticated():
     session[REAUTH_KEY] = time.time()
 
 
-def _within_sudo_window(key):
-    at = session.get(key)
+def recently_reauthenticated():
+    at = session.get(REAUTH_KEY)
     window = current_app.config["SUDO_MINUTES"] * 60
     return isinstance(at, (int, float)) and 0 <= time.time() - at <= window
 
 
-def recently_reauthenticated():
-    return _within_sudo_window(REAUTH_KEY)
-
-
-def sudo_required(view=None, *, fresh_login_counts=False):
-    """Sensitive settings need the password (and the code, with 2FA) in the last few minutes.
-
-    With `fresh_login_counts`, a login in that window is enough too: adding a first factor
-    right after signing up should not ask for the password typed a moment ago. Removing or
-    replacing a factor always asks again, so a stolen session cannot do it.
-    """
-    if view is None:
-        return lambda view: sudo_required(view, fresh_login_counts=fresh_login_counts)
+def sudo_required(view):
+    """Sensitive settings need the password (and a second factor, with 2FA) typed in the last few
+    minutes to confirm it's you. A fresh login is not enough, not even to add a first factor:
+    whoever holds a copy of a session cookie could otherwise put their own phone on the account."""
 
     @wraps(view)
     def wrapped(*args, **kwargs):
         if not current_user.is_authenticated:
             return current_app.login_manager.unauthorized()
-        fresh = fresh_login_counts and _within_sudo_window(PASSWORD_AT)
-        if not (fresh or recently_reauthenticated()):
+        if not recently_reauthenticated():
             flash("Please confirm it's you to continue.", "info")
             return redirect(url_for("auth.reauthenticate", next=request.full_path.rstrip("?")))
         return view(*args, **kwargs)

@@ -90,6 +90,8 @@ def one_journey(app, fake, number):
         go("sign up", "POST", "/auth/register", {"username": username, "password": PASSWORD, "password2": PASSWORD},
            csrf_from="/auth/register", expect=302, logged_in=True)
         go("profile, 2FA off", "GET", "/profile", expect=200)
+        go("confirm it's you (password) to enable 2FA", "POST", "/auth/reauthenticate?next=/profile/2fa/enable",
+           {"password": PASSWORD}, csrf_from="/auth/reauthenticate?next=/profile/2fa/enable", expect=302)
         go("enable-2FA page", "GET", "/profile/2fa/enable", expect=200)
         go("enable 2FA: send code", "POST", "/profile/2fa/enable", {"country": "GB", "phone": national},
            csrf_from="/profile/2fa/enable", expect=302)

@@ -154,6 +154,11 @@ class AuthActions:
         return self.post("/auth/verify", {"code": code})
 
     def start_enrolment(self, phone=PHONE_NATIONAL, country="GB"):
+        """Enable 2FA's first step, confirming it's you first when the page asks (as it does
+        after a login: a fresh login is not enough to add a factor)."""
+        response = self.client.get("/profile/2fa/enable")
+        if response.status_code == 302 and response.headers["Location"].startswith("/auth/reauthenticate"):
+            self.confirm_its_you_to("/profile/2fa/enable")
         return self.post("/profile/2fa/enable", {"country": country, "phone": phone})
 
     def confirm(self, code=None, phone=PHONE):
@@ -184,6 +189,10 @@ class AuthActions:
             response = self.post(location, {"code": self.fake.last_code(phone)})
             assert response.status_code == 302, page_text(response)
         return response
+
+    def confirm_its_you_to(self, path, phone=PHONE):
+        """Confirm it's you on the way to `path` (a page that asks for it), without opening it."""
+        return self.reauthenticate(phone=phone, url=f"/auth/reauthenticate?next={path}")
 
     def open_sudo_page(self, url, phone=PHONE):
         """GET a sudo-protected page, re-authenticating first when asked to."""

@@ -114,11 +114,10 @@ class ShiftedClock:
 
 
 def expire_sudo(client):
-    """As if the last password entry (login or re-authentication) was 11 minutes ago."""
+    """As if the last re-authentication was 11 minutes ago."""
     with client.session_transaction() as session:
-        for key in (REAUTH_KEY, "password_entered_at"):
-            if key in session:
-                session[key] = time.time() - 11 * 60
+        if REAUTH_KEY in session:
+            session[REAUTH_KEY] = time.time() - 11 * 60
 
 
 def assert_sent_to_reauthenticate(response, next_url):

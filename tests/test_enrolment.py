@@ -26,8 +26,9 @@ def selected_country(response):
 
 @pytest.fixture
 def alice(auth):
-    """A logged-in user without 2FA (a fresh login counts as re-authenticated)."""
+    """A logged-in user without 2FA who has confirmed it's you (the password) to turn it on."""
     assert auth.register("alice").status_code == 302
+    auth.confirm_its_you_to("/profile/2fa/enable")
 
 
 # -- the phone form ---------------------------------------------------------------------------

@@ -93,6 +93,7 @@ def test_new_codes_later_are_saved_without_saying_2fa_is_on_again(auth, client):
 def test_each_enrolment_step_says_where_it_stands(auth, client, step):
     auth.register()
     if step == "number":
+        auth.confirm_its_you_to("/profile/2fa/enable")
         page = text(client.get("/profile/2fa/enable"))
         assert "Step 1 of 3" in page
         assert "ten recovery codes to save" in page

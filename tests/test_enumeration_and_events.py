@@ -219,7 +219,7 @@ def test_event_log_lines_are_json_with_the_number_masked(app, person, fake, capl
     person.confirm(wrong_code(fake))
     person.confirm()
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "app.security_events"]
-    assert [line["event"] for line in lines][:2] == ["signed_up", "code_sent"]
+    assert [line["event"] for line in lines][:3] == ["signed_up", "reauthenticated", "code_sent"]
     for line in lines:
         assert set(line) >= {"event", "user_id", "ip", "user_agent", "detail"}
         assert line["ip"] == IP and line["user_agent"] == "Chrome on Linux"

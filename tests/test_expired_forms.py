@@ -58,6 +58,7 @@ def test_an_expired_sign_up_form_keeps_the_username_not_the_passwords(client):
 
 def test_an_expired_phone_form_keeps_the_country_and_number(auth, client, fake):
     auth.register("alice")
+    auth.confirm_its_you_to("/profile/2fa/enable")
     response = client.post("/profile/2fa/enable", data={"country": "KE", "phone": "0712 123456"})
     assert response.status_code == 400
     assert field_value(response, "phone") == "0712 123456"
@@ -177,6 +178,7 @@ def scenario(endpoint, app, fake, n):
     if endpoint == "profile.enable_2fa":
         browser = new_browser(app, fake)
         browser.register(name)
+        browser.confirm_its_you_to("/profile/2fa/enable")
         return Scenario(browser, "/profile/2fa/enable", {"country": "GB", "phone": phone})
     if endpoint in ("profile.confirm_2fa", "profile.confirm_resend", "profile.confirm_call"):
         browser = enrolling(app, fake, name, phone)

@@ -86,6 +86,7 @@ def test_headers_on_429(auth):
 
 def test_pages_have_no_inline_script(auth, client, fake):
     auth.register()
+    auth.confirm_its_you_to("/profile/2fa/enable")
     for url in ("/profile", "/profile/2fa/enable", "/auth/reauthenticate"):
         response = client.get(url)
         assert response.status_code == 200, url
@@ -234,6 +235,7 @@ def test_no_page_loads_assets_from_a_cdn(app, auth, client, fake):
     for url in ("/auth/login", "/auth/register"):
         pages[url] = client.get(url)
     auth.register()
+    auth.confirm_its_you_to("/profile/2fa/enable")
     for url in ("/profile", "/profile/2fa/enable", "/auth/reauthenticate"):
         pages[url] = client.get(url)
     auth.start_enrolment()

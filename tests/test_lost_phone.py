@@ -102,6 +102,8 @@ def test_without_the_phone_log_in_confirm_it_is_you_and_change_the_number(app, a
 
 def test_turn_2fa_off_with_a_recovery_code(app, auth, client):
     codes = two_factor_user(auth)
+    auth.logout()
+    auth.login_with_code()
     response = client.get(DISABLE)
     assert response.status_code == 302  # the fresh login does not count for turning a factor off
     link = recovery_step_url(auth, DISABLE)

@@ -128,7 +128,10 @@ def test_sudo_minutes_is_a_setting(logged_in_2fa_user, client, sudo_clock):
 
 def test_without_2fa_the_password_alone_reopens_sudo(auth, client, sudo_clock):
     auth.register()
-    assert client.get(ENABLE).status_code == 200  # a fresh sign-up may add a first factor at once
+    # Security review row 3: a fresh sign-up or login is not enough to add a first factor.
+    assert_sent_to_reauthenticate(client.get(ENABLE), ENABLE)
+    auth.confirm_its_you_to(ENABLE)
+    assert client.get(ENABLE).status_code == 200
     sudo_clock.advance(11)
     assert_sent_to_reauthenticate(client.get(ENABLE), ENABLE)
     response = auth.post(f"{REAUTH}?next={ENABLE}", {"password": "correct horse battery"})

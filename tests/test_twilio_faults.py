@@ -188,6 +188,7 @@ def prepare(place, auth, client):
         auth.signup_with_2fa()
     else:
         assert auth.register().status_code == 302
+        auth.confirm_its_you_to("/profile/2fa/enable")
     if place.name == "enrol-check":
         response = auth.start_enrolment()
         assert response.headers.get("Location") == "/profile/2fa/confirm", page_text(response)

@@ -5,7 +5,7 @@ from flask import current_app, session
 from flask_login import login_user, logout_user
 
 from app import events
-from app.security import AUTH_AT, FINGERPRINT, NETWORK, PASSWORD_AT, REMEMBERED, client_fingerprint, client_network
+from app.security import AUTH_AT, FINGERPRINT, NETWORK, REMEMBERED, client_fingerprint, client_network
 
 
 def start_server_session(user):
@@ -22,7 +22,7 @@ def complete_login(user, remember):
     start_server_session(user)
     login_user(user)
     session.permanent = bool(remember)
-    session[AUTH_AT] = session[PASSWORD_AT] = time.time()
+    session[AUTH_AT] = time.time()
     session[REMEMBERED] = bool(remember)
     session[FINGERPRINT] = client_fingerprint()
     session[NETWORK] = client_network()

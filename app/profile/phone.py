@@ -69,7 +69,7 @@ def phone_form_page(template, **context):
 
 @bp.route("/2fa/enable", methods=["GET", "POST"])
 @login_required
-@sudo_required(fresh_login_counts=True)
+@sudo_required
 def enable_2fa():
     """Ask for a phone number and send it a code."""
     if current_user.two_factor_enabled:

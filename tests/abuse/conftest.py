@@ -391,7 +391,15 @@ def enrolment_form(live, phone):
 
 
 def start_enrolment(live, visitor, phone):
+    confirm_its_you(live, visitor, "/profile/2fa/enable")
     return visitor.post_form(live.url + "/profile/2fa/enable", enrolment_form(live, phone))
+
+
+def confirm_its_you(live, visitor, next_path):
+    """The password typed again (no 2FA yet): what every factor change asks first."""
+    response = visitor.post_form(live.url + "/auth/reauthenticate?next=" + next_path, {"password": PASSWORD})
+    assert response.status_code == 302 and response.headers["Location"] == next_path, (
+        response.status_code, response.headers.get("Location"), response.text[-1500:])
 
 
 def enter_code(live, visitor, path, code):

@@ -307,6 +307,11 @@ class Person:
 
     def enable_2fa(self, national="07400 123456", country="GB", phone=PHONE):
         self.page.get_by_role("link", name="Enable 2FA").click()
+        # A fresh login is not enough to add a factor: the password again.
+        self.at("/auth/reauthenticate", "^Confirm it's you$")
+        expect(self.page.get_by_text("You are confirming it's you to turn on two-factor authentication (2FA).")).to_be_visible()
+        self.page.get_by_label("Password").fill(PASSWORD)
+        self.submit("Confirm", 200)
         self.at("/profile/2fa/enable", "two-factor|2FA")
         self.page.get_by_label("Country").select_option(country)
         self.page.get_by_label("Phone number").fill(national)
