@@ -83,6 +83,8 @@ class Config:
     SUDO_MINUTES = env_int("SUDO_MINUTES", 10)
     TRUSTED_DEVICE_DAYS = env_int("TRUSTED_DEVICE_DAYS", 30)
     TRUSTED_DEVICE_COOKIE = "trusted_device"
+    # Holds the key to new recovery codes kept in the session while they can be shown.
+    RECOVERY_CODES_KEY_COOKIE = "recovery_codes_key"
 
     # Rate limits, in Flask-Limiter's notation.
     # Always explicit: Flask-Limiter's object is shared by every app in a process, and an app
@@ -158,6 +160,7 @@ class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True
     SESSION_COOKIE_NAME = "__Host-session"
     TRUSTED_DEVICE_COOKIE = "__Host-trusted_device"
+    RECOVERY_CODES_KEY_COOKIE = "__Host-recovery_codes_key"
     FORCE_HTTPS = env_flag("FORCE_HTTPS", "true")
     PREFERRED_URL_SCHEME = "https"
 

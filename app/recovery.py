@@ -4,11 +4,13 @@ Each code carries 40 random bits. The set shares one random salt, so checking a 
 scrypt and one indexed lookup; a leaked table still costs an attacker a scrypt per guess.
 """
 import hashlib
+import json
 import secrets
 import time
 
 import sqlalchemy as sa
-from flask import current_app, session
+from cryptography.fernet import Fernet, InvalidToken
+from flask import after_this_request, current_app, request, session
 
 from app.extensions import db
 from app.models import RecoveryCode, utcnow
@@ -79,34 +81,55 @@ def use(user, code):
 
 # New codes are shown, and downloadable, only in the session that created them and only within the
 # re-authentication window; after that, seeing codes again means creating new ones (and confirming
-# it's you). The session is server-side, and both pages send Cache-Control: no-store. Codes made
-# while turning 2FA on say so, so that saving them finishes turning it on.
+# it's you). Both pages send Cache-Control: no-store. The session holds the codes encrypted under a
+# key that only this browser's cookie holds (for the same window): a copy of the session store,
+# or of the session cookie alone, shows nothing. Codes made while turning 2FA on say so, so that
+# saving them finishes turning it on.
 SHOWN_CODES = "new_recovery_codes"
 SHOWN_AT = "new_recovery_codes_at"
 SHOWN_FOR_ENROLMENT = "new_recovery_codes_enrolling"
 
 
+def _window():
+    return current_app.config["SUDO_MINUTES"] * 60
+
+
+def _key_cookie():
+    return current_app.config["RECOVERY_CODES_KEY_COOKIE"]
+
+
 def show_once(codes, enrolling=False):
-    session[SHOWN_CODES] = codes
+    key = Fernet.generate_key()
+    session[SHOWN_CODES] = Fernet(key).encrypt(json.dumps(codes).encode()).decode()
     session[SHOWN_AT] = time.time()
     session[SHOWN_FOR_ENROLMENT] = enrolling
 
+    @after_this_request
+    def give_the_browser_its_key(response):
+        response.set_cookie(_key_cookie(), key.decode(), max_age=_window(), path="/", httponly=True,
+                            secure=current_app.config.get("SESSION_COOKIE_SECURE", False), samesite="Strict")
+        return response
+
 
 def shown_codes():
-    """The codes just created, or None once saved, or once the window has passed."""
-    codes, at = session.get(SHOWN_CODES), session.get(SHOWN_AT)
-    window = current_app.config["SUDO_MINUTES"] * 60
-    if codes and isinstance(at, (int, float)) and 0 <= time.time() - at <= window:
-        return codes
-    if codes:
+    """The codes just created, or None once saved, once the window has passed, or in a browser
+    without their key."""
+    token, at = session.get(SHOWN_CODES), session.get(SHOWN_AT)
+    if not token:
+        return None
+    if not (isinstance(at, (int, float)) and 0 <= time.time() - at <= _window()):
         forget_shown_codes()
-    return None
+        return None
+    try:
+        return json.loads(Fernet(request.cookies.get(_key_cookie(), "")).decrypt(token.encode()))
+    except (InvalidToken, ValueError, TypeError):
+        return None  # (another browser holding a copy of the session: the owner's still shows them)
 
 
 def shown_until():
     """When the codes shown stop being shown (seconds since the epoch), or None."""
     at = session.get(SHOWN_AT)
-    return at + current_app.config["SUDO_MINUTES"] * 60 if shown_codes() and isinstance(at, (int, float)) else None
+    return at + _window() if shown_codes() and isinstance(at, (int, float)) else None
 
 
 def shown_for_enrolment():
@@ -116,3 +139,9 @@ def shown_for_enrolment():
 def forget_shown_codes():
     for key in (SHOWN_CODES, SHOWN_AT, SHOWN_FOR_ENROLMENT):
         session.pop(key, None)
+
+    @after_this_request
+    def drop_the_key(response):
+        response.delete_cookie(_key_cookie(), path="/", httponly=True,
+                               secure=current_app.config.get("SESSION_COOKIE_SECURE", False), samesite="Strict")
+        return response
