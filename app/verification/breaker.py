@@ -28,6 +28,8 @@ from redis.exceptions import RedisError
 log = logging.getLogger(__name__)
 
 CLOSED, OPEN, HALF_OPEN = pybreaker.STATE_CLOSED, pybreaker.STATE_OPEN, pybreaker.STATE_HALF_OPEN
+# Hosts' clocks differ a little: an opening stamped by another host may lie this far ahead.
+CLOCK_SKEW = timedelta(seconds=5)
 
 
 class BreakerOpen(Exception):
@@ -59,7 +61,12 @@ class _WindowedMemoryStorage(pybreaker.CircuitMemoryStorage):
 
 
 class _WindowedRedisStorage(pybreaker.CircuitRedisStorage):
-    """pybreaker's Redis storage; the failure count expires `window` seconds after the first."""
+    """pybreaker's Redis storage; the failure count expires `window` seconds after the first.
+
+    Whatever Redis holds is read as if anyone could have written it: a value that is not a state's
+    name, a count or a time in the past reads as closed, nothing counted, and no time (a cool-down
+    already over). A forged or corrupt value must neither stop every send nor fail a request.
+    """
 
     def __init__(self, client, namespace, window):
         self._window = window
@@ -76,6 +83,46 @@ class _WindowedRedisStorage(pybreaker.CircuitRedisStorage):
         try:
             if self._redis.incr(key) == 1:
                 self._redis.expire(key, self._window)
+        except RedisError:  # also a stored value that INCR cannot add to
+            self.logger.exception("RedisError")
+
+    @property
+    def state(self):
+        state = pybreaker.CircuitRedisStorage.state.fget(self)
+        return state if state in (CLOSED, OPEN, HALF_OPEN) else CLOSED
+
+    @state.setter
+    def state(self, state):
+        pybreaker.CircuitRedisStorage.state.fset(self, state)
+
+    @property
+    def counter(self):
+        return self._whole_number("fail_counter")
+
+    @property
+    def success_counter(self):
+        return self._whole_number("success_counter")
+
+    def _whole_number(self, name):
+        try:
+            return max(0, int(self._redis.get(self._namespace(name)) or 0))
+        except (RedisError, ValueError):
+            return 0
+
+    @property
+    def opened_at(self):
+        try:
+            opened = datetime.fromtimestamp(int(self._redis.get(self._namespace("opened_at"))), timezone.utc)
+        except (RedisError, TypeError, ValueError, OverflowError, OSError):
+            return None
+        return opened if opened <= datetime.now(timezone.utc) + CLOCK_SKEW else None
+
+    @opened_at.setter
+    def opened_at(self, now):
+        # A plain SET: pybreaker's keeps the greatest time ever written, so one set far ahead would
+        # outlast every later opening.
+        try:
+            self._redis.set(self._namespace("opened_at"), int(now.timestamp()))
         except RedisError:
             self.logger.exception("RedisError")
 
@@ -168,15 +215,16 @@ class TwilioBreaker:
         opened_at = self._storage.opened_at
         if opened_at is None:
             return 0.0
-        until = opened_at + timedelta(seconds=self._breaker.reset_timeout)
-        return max(0.0, (until - datetime.now(timezone.utc)).total_seconds())
+        cooldown = self._breaker.reset_timeout
+        until = opened_at + timedelta(seconds=cooldown)
+        return min(float(cooldown), max(0.0, (until - datetime.now(timezone.utc)).total_seconds()))
 
     def status(self):
         """What /readyz reports."""
         try:
             return {"state": self.state, "failures": self.failures,
                     "retry_in": math.ceil(self.cooldown_left()), "shared": self.shared}
-        except RedisError:
+        except Exception:  # whatever the shared state holds, readiness answers
             return {"state": "unknown", "shared": self.shared}
 
     def reset(self):
