@@ -5,6 +5,8 @@ languages" (https://www.twilio.com/docs/verify/supported-languages): the `Locale
 accepts for SMS and voice with its default template. Verify answers 404 for any other value.
 """
 from flask import current_app, has_request_context, request
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
 
 VERIFY_LOCALES = {
     "af": "Afrikaans",
@@ -60,6 +62,20 @@ AUTO = "auto"
 
 _BY_LOWER_CASE = {tag.lower(): tag for tag in VERIFY_LOCALES}
 
+# A browser sends a few languages in a few dozen characters; a request may carry hundreds of
+# kilobytes of Accept-Language, and parsing all of it would cost a worker most of a second.
+ACCEPT_LANGUAGE_CHARACTERS = 256
+ACCEPT_LANGUAGE_ENTRIES = 12
+
+
+def accepted_languages():
+    """The browser's languages, best first, from the first entries of Accept-Language only."""
+    header = request.headers.get("Accept-Language", "")
+    if len(header) > ACCEPT_LANGUAGE_CHARACTERS:
+        header = header[:ACCEPT_LANGUAGE_CHARACTERS].rpartition(",")[0]  # no entry cut in half
+    entries = header.split(",", ACCEPT_LANGUAGE_ENTRIES)[:ACCEPT_LANGUAGE_ENTRIES]
+    return parse_accept_header(",".join(entries), LanguageAccept)
+
 
 def match_locale(accepted, default=None):
     """The Verify locale for a browser's languages, `accepted` as (tag, quality) pairs in order of
@@ -97,4 +113,4 @@ def request_locale():
     default = default_locale(current_app.config.get("VERIFY_DEFAULT_LOCALE"))
     if not has_request_context():
         return default
-    return match_locale(request.accept_languages, default)
+    return match_locale(accepted_languages(), default)

@@ -2,10 +2,11 @@
 from functools import cache
 
 import phonenumbers
-from flask import current_app, request
+from flask import current_app
 from phonenumbers import PhoneNumberType
 
 from app.country_names import COUNTRY_NAMES
+from app.locales import accepted_languages
 
 # Types that can be a personal phone able to receive a text.
 SMS_CAPABLE = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE, PhoneNumberType.PERSONAL_NUMBER}
@@ -43,7 +44,7 @@ def country_choices():
 def default_country():
     """The first country in the browser's Accept-Language that we serve, else the configured one."""
     known = {region for region, _ in country_choices()}
-    for language, _quality in request.accept_languages:
+    for language, _quality in accepted_languages():
         region = language.replace("_", "-").split("-")[-1].upper() if "-" in language.replace("_", "-") else ""
         if region in known:
             return region
