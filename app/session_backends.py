@@ -58,7 +58,7 @@ class DatabaseBackend:
             .execution_options(synchronize_session=False)
         )
 
-    def touch(self, key, expires_at):
+    def touch(self, key, expires_at, user_id=None):
         db.session.execute(
             sa.update(ServerSession).where(ServerSession.id == key)
             .values(expires_at=expires_at).execution_options(synchronize_session=False)
@@ -90,7 +90,9 @@ class DatabaseBackend:
 
 class RedisBackend:
     """`session:<key>` holds the data and its user, with the session's expiry as the key's TTL;
-    `user-sessions:<user id>` is the set of that user's session keys."""
+    `user-session-index:<user id>` lists that user's session keys in a sorted set scored by each
+    session's expiry (epoch milliseconds), so members whose session has expired are dropped as new
+    ones arrive, and an account logged into all month keeps a short index."""
 
     def __init__(self, client, longest_session):
         self.redis = client
@@ -104,11 +106,20 @@ class RedisBackend:
 
     @staticmethod
     def _user_key(user_id):
+        return f"user-session-index:{user_id}"
+
+    @staticmethod
+    def _legacy_user_key(user_id):
+        """The plain set of keys that earlier releases kept: read until its sessions have expired."""
         return f"user-sessions:{user_id}"
 
     @staticmethod
     def _ttl_ms(expires_at):
         return max(1, int((expires_at - datetime.now(timezone.utc)).total_seconds() * 1000))
+
+    @staticmethod
+    def _score(expires_at):
+        return int(expires_at.timestamp() * 1000)
 
     def load(self, key, now):
         pipe = self.redis.pipeline(transaction=False)
@@ -128,36 +139,53 @@ class RedisBackend:
         pipe = self.redis.pipeline()
         pipe.set(self._key(key), self._value(data, user_id), px=ttl, nx=True)
         if user_id is not None:
-            pipe.sadd(self._user_key(user_id), key)
-            pipe.expire(self._user_key(user_id), self.index_seconds)
+            index = self._user_key(user_id)
+            pipe.zremrangebyscore(index, "-inf", self._score(datetime.now(timezone.utc)))
+            pipe.zadd(index, {key: self._score(expires_at)})
+            pipe.expire(index, self.index_seconds)
         pipe.execute()
 
-    def update(self, key, data, expires_at, user_id):
-        # XX: set only if the session still exists.
-        self.redis.set(self._key(key), self._value(data, user_id), px=self._ttl_ms(expires_at), xx=True)
+    def _move_expiry(self, pipe, key, expires_at, user_id):
+        """The index follows a session's new expiry; XX: a member removed stays removed."""
+        if user_id is not None:
+            pipe.zadd(self._user_key(user_id), {key: self._score(expires_at)}, xx=True)
 
-    def touch(self, key, expires_at):
-        self.redis.pexpire(self._key(key), self._ttl_ms(expires_at))  # a no-op once the key is gone
+    def update(self, key, data, expires_at, user_id):
+        pipe = self.redis.pipeline()
+        # XX: set only if the session still exists.
+        pipe.set(self._key(key), self._value(data, user_id), px=self._ttl_ms(expires_at), xx=True)
+        self._move_expiry(pipe, key, expires_at, user_id)
+        pipe.execute()
+
+    def touch(self, key, expires_at, user_id=None):
+        pipe = self.redis.pipeline()
+        pipe.pexpire(self._key(key), self._ttl_ms(expires_at))  # a no-op once the key is gone
+        self._move_expiry(pipe, key, expires_at, user_id)
+        pipe.execute()
 
     def delete(self, key, user_id=None):
         pipe = self.redis.pipeline()
         pipe.delete(self._key(key))
         if user_id is not None:
-            pipe.srem(self._user_key(user_id), key)
+            pipe.zrem(self._user_key(user_id), key)
+            pipe.srem(self._legacy_user_key(user_id), key)
         pipe.execute()
 
     def delete_for_user(self, user_id, keep=None):
-        index = self._user_key(user_id)
-        keys = [member.decode() for member in self.redis.smembers(index)]
-        doomed = [key for key in keys if key != keep]
+        index, legacy = self._user_key(user_id), self._legacy_user_key(user_id)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zrange(index, 0, -1)
+        pipe.smembers(legacy)
+        listed, listed_before = pipe.execute()
+        doomed = sorted({member.decode() for member in [*listed, *listed_before]} - {keep})
         if not doomed:
             return 0
         pipe = self.redis.pipeline()
         for key in doomed:
             pipe.delete(self._key(key))
-        pipe.srem(index, *doomed)
-        ended = sum(pipe.execute()[:-1])
-        return ended
+        pipe.zrem(index, *doomed)
+        pipe.srem(legacy, *doomed)
+        return sum(pipe.execute()[:-2])
 
     def prune(self, now):
         """Redis expires sessions by itself."""

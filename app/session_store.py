@@ -165,7 +165,7 @@ class ServerSideSessions(SessionInterface):
             self.backend.update(key, dict(session), expires_at, session.user_id)
             self.backend.commit()
         elif session.expires_at is None or expires_at - session.expires_at >= TOUCH_AFTER:
-            self.backend.touch(key, expires_at)
+            self.backend.touch(key, expires_at, session.user_id)
             self.backend.commit()
 
     def _save_anonymous(self, app, session, response):

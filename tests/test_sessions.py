@@ -361,6 +361,6 @@ def test_the_redis_index_of_a_users_sessions_outlives_the_longest_session(fake):
         assert auth.login("ivy", remember=True).status_code == 302
         with app.app_context():
             user_id = User.by_username("ivy").id
-        assert redis.Redis.from_url(redis_url()).ttl(f"user-sessions:{user_id}") >= 90 * 86400
+        assert redis.Redis.from_url(redis_url()).ttl(f"user-session-index:{user_id}") >= 90 * 86400
     finally:
         dispose_app(app)
