@@ -1,9 +1,12 @@
 """Settings read from the environment (and `.env` in development), one class per APP_ENV."""
+import base64
 import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from dotenv import load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -12,6 +15,8 @@ if os.environ.get("APP_ENV") != "testing":
     load_dotenv(BASE_DIR / ".env")
 
 DEV_SECRET_PLACEHOLDER = "change-me"
+# Changing this string changes every derived key, and so loses what development encrypted with it.
+DERIVED_KEY_INFO = b"sms2fa ENCRYPTION_KEYS derived from SECRET_KEY, v1"
 
 
 def env(name, default=None):
@@ -32,6 +37,16 @@ def env_flag(name, default="false"):
     return env(name, default).lower() not in ("0", "false", "no")
 
 
+def keys_from_setting(value, secret_key=None):
+    """The keys of an ENCRYPTION_KEYS value, the encrypting one first; if none, one derived from `secret_key`."""
+    keys = [key.strip() for key in (value or "").split(",") if key.strip()]
+    if keys or not secret_key:
+        return keys
+    # Derived, not random: secrets encrypted by one `make run` still decrypt after a restart.
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=DERIVED_KEY_INFO).derive(secret_key.encode())
+    return [base64.urlsafe_b64encode(derived).decode()]
+
+
 def default_verify_provider():
     has_twilio = all(
         os.environ.get(name)
@@ -45,6 +60,10 @@ class Config:
     SECRET_KEY = env("SECRET_KEY")
     SQLALCHEMY_DATABASE_URI = env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'instance' / 'app.db'}")
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # Fernet keys for secrets at rest (app/encryption.py): the first encrypts, all decrypt, so a
+    # new key goes first and an old one stays until everything is re-encrypted. Production
+    # refuses to start without them; development and tests derive one from SECRET_KEY.
+    ENCRYPTION_KEYS = keys_from_setting(env("ENCRYPTION_KEYS"))
 
     VERIFY_PROVIDER = env("VERIFY_PROVIDER") or default_verify_provider()
     TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID")
@@ -139,12 +158,15 @@ class Config:
 
 class DevelopmentConfig(Config):
     SECRET_KEY = Config.SECRET_KEY or secrets.token_hex(32)
+    ENCRYPTION_KEYS = keys_from_setting(env("ENCRYPTION_KEYS"), SECRET_KEY)
 
 
 class TestingConfig(Config):
     ENV_NAME = "testing"
     TESTING = True
     SECRET_KEY = "testing-secret-key"
+    # Always derived: an ENCRYPTION_KEYS in the developer's environment stays out of the tests.
+    ENCRYPTION_KEYS = keys_from_setting("", SECRET_KEY)
     SQLALCHEMY_DATABASE_URI = env("TEST_DATABASE_URL", "sqlite://")
     VERIFY_PROVIDER = "console"
     RATELIMIT_STORAGE_URI = env("TEST_RATELIMIT_STORAGE_URI", "memory://")

@@ -8,6 +8,7 @@ import re
 from collections import Counter
 from urllib.parse import urlsplit
 
+from app.encryption import is_fernet_key
 from config import DEV_SECRET_PLACEHOLDER
 
 TWILIO_SETTINGS = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_VERIFY_SERVICE_ID")
@@ -19,6 +20,7 @@ COMMON_WORDS = (
     "key", "app", "my", "super", "the", "this", "is", "for", "and", "abc", "123", "sms", "twofa",
 )
 MIN_SECRET_BITS = 64  # the estimate is rough: this refuses the patterns, not honest random keys
+MAKE_FERNET_KEY = 'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
 
 
 class UnsafeSettings(SystemExit):
@@ -45,6 +47,21 @@ def check_secret_key(secret):
         )
 
 
+def check_encryption_keys(keys):
+    """Refuse no ENCRYPTION_KEYS, or one that is not a Fernet key (named by position, never shown)."""
+    if not keys:
+        raise UnsafeSettings(
+            "ENCRYPTION_KEYS must be set in production: one or more Fernet keys, comma separated, the "
+            f"first encrypting; make one with: {MAKE_FERNET_KEY}"
+        )
+    for position, key in enumerate(keys, start=1):
+        if not is_fernet_key(key):
+            raise UnsafeSettings(
+                f"ENCRYPTION_KEYS: key {position} of {len(keys)} is not a Fernet key (32 bytes in url-safe "
+                f"base64); make one with: {MAKE_FERNET_KEY}"
+            )
+
+
 def check_production_settings(app):
     config = app.config
     if config.get("ENV_NAME") != "production":
@@ -69,3 +86,4 @@ def check_production_settings(app):
         raise UnsafeSettings("TRUSTED_HOSTS must list the host names the site answers to in production (comma separated).")
     if config.get("TRUSTED_PROXIES") and not config.get("FORWARDED_ALLOW_IPS"):
         raise UnsafeSettings("FORWARDED_ALLOW_IPS must name the proxies' addresses when TRUSTED_PROXIES is set.")
+    check_encryption_keys(config.get("ENCRYPTION_KEYS") or [])

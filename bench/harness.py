@@ -21,6 +21,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / "bench"
 RESULTS_DIR = BENCH_DIR / "results"
@@ -61,6 +63,7 @@ class Run:
         self.tmp, self.quick = tmp, quick
         self.databases = Databases(tmp, postgres_url)
         self.secret_key = secrets.token_hex(32)
+        self.encryption_key = Fernet.generate_key().decode()
         self.fake = None
         self.app = None  # the in-process app, once run.py has made it
         self.people = []  # accounts with 2FA on, seeded by people.seed
@@ -89,6 +92,7 @@ class Run:
         env.update({
             "APP_ENV": "production",
             "SECRET_KEY": self.secret_key,
+            "ENCRYPTION_KEYS": self.encryption_key,
             "DATABASE_URL": self.databases.url("app"),
             "VERIFY_PROVIDER": "twilio",
             "TWILIO_ACCOUNT_SID": self.fake.account_sid,

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery"
@@ -174,6 +175,7 @@ def app_environment(fake, database_url, breaker=True, extra=None):
         "APP_ENV": "production",
         "FORCE_HTTPS": "false",  # plain http on loopback; production sits behind TLS
         "SECRET_KEY": secrets.token_hex(32),
+        "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "DATABASE_URL": database_url,
         "VERIFY_PROVIDER": "twilio",
         "TWILIO_ACCOUNT_SID": fake.account_sid,

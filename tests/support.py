@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 import sqlalchemy as sa
+from cryptography.fernet import Fernet
 
 from app.codes import clear_cooldown
 from app.extensions import db
@@ -179,6 +180,7 @@ def production_config(fake, **overrides):
         **twilio_settings(fake),
         "TWILIO_API_BASE_URL": None,
         "SECRET_KEY": secrets.token_hex(32),
+        "ENCRYPTION_KEYS": [Fernet.generate_key().decode()],
         "SQLALCHEMY_DATABASE_URI": "sqlite://",
         "SESSION_REDIS_URL": None,
         "RATELIMIT_STORAGE_URI": "memory://",

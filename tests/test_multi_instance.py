@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
+from cryptography.fernet import Fernet
 
 from tests.conftest import PASSWORD, redis_url
 from tests.fake_verify import FakeVerifyServer
@@ -59,6 +60,7 @@ def servers(fake_server, fresh_postgres_database, tmp_path_factory):
         "APP_ENV": "production",
         "FORCE_HTTPS": "false",
         "SECRET_KEY": secrets.token_hex(32),
+        "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "DATABASE_URL": fresh_postgres_database(),
         "RATELIMIT_STORAGE_URI": shared_redis,
         "SESSION_REDIS_URL": shared_redis,

@@ -1,4 +1,5 @@
 """A production start refuses unsafe settings, naming the variable to fix."""
+import base64
 import os
 import secrets
 import subprocess
@@ -7,6 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from cryptography.fernet import Fernet
 
 from app import create_app
 from app.settings_check import UnsafeSettings, check_production_settings
@@ -75,6 +77,7 @@ def test_redis_rate_limit_storage_is_accepted():
         "VERIFY_PROVIDER": "twilio",
         "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
         "TRUSTED_HOSTS": ["sms2fa.example"],
+        "ENCRYPTION_KEYS": [Fernet.generate_key().decode()],
         **{name: "set" for name in TWILIO_SETTINGS},
     }
     check_production_settings(SimpleNamespace(config=config))  # no exception
@@ -121,6 +124,30 @@ def test_random_secret_keys_are_accepted(fake, make):
         dispose_app(create_app(production_config(fake, SECRET_KEY=make())))
 
 
+@pytest.mark.parametrize("keys", [None, []], ids=["unset", "empty"])
+def test_missing_encryption_keys_are_refused_saying_how_to_make_one(fake, keys):
+    message = refusal(production_config(fake, ENCRYPTION_KEYS=keys))
+    assert "ENCRYPTION_KEYS" in message
+    assert 'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"' in message
+
+
+@pytest.mark.parametrize(("keys", "named"), [
+    (["not-a-fernet-key"], "key 1 of 1"),
+    ([Fernet.generate_key().decode(), Fernet.generate_key().decode()[:-2]], "key 2 of 2"),
+    ([secrets.token_hex(32)], "key 1 of 1"),
+    ([base64.urlsafe_b64encode(secrets.token_bytes(33)).decode()], "key 1 of 1"),
+], ids=["text", "second-truncated", "a-secret-key-instead", "33-bytes"])
+def test_a_malformed_encryption_key_is_refused_by_position_never_shown(fake, keys, named):
+    message = refusal(production_config(fake, ENCRYPTION_KEYS=keys))
+    assert "ENCRYPTION_KEYS" in message and named in message
+    assert not [key for key in keys if key in message]
+
+
+def test_several_encryption_keys_are_accepted(fake):
+    keys = [Fernet.generate_key().decode() for _ in range(3)]
+    dispose_app(create_app(production_config(fake, ENCRYPTION_KEYS=keys)))
+
+
 def test_settings_are_not_checked_outside_production(fake):
     """Tests and development run with the console provider and a fixed secret."""
     config = {"ENV_NAME": "testing", "SECRET_KEY": "", "VERIFY_PROVIDER": "console", "RATELIMIT_STORAGE_URI": "memory://"}
@@ -130,7 +157,7 @@ def test_settings_are_not_checked_outside_production(fake):
 def start_in_a_process(**variables):
     env = {key: value for key, value in os.environ.items() if not key.startswith(("TWILIO_", "SECRET_KEY"))}
     # Set, even when empty: a developer's .env cannot fill them in (python-dotenv does not override).
-    env.update({"APP_ENV": "production", "SECRET_KEY": "", "VERIFY_PROVIDER": "",
+    env.update({"APP_ENV": "production", "SECRET_KEY": "", "VERIFY_PROVIDER": "", "ENCRYPTION_KEYS": "",
                 "DATABASE_URL": "sqlite://", "RATELIMIT_STORAGE_URI": "memory://"})
     env.update(variables)
     return subprocess.run(
@@ -151,3 +178,22 @@ def test_production_process_with_console_provider_exits_naming_it():
     assert result.returncode != 0
     assert "VERIFY_PROVIDER" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_production_process_without_encryption_keys_exits_naming_it():
+    result = start_in_a_process(
+        SECRET_KEY=secrets.token_hex(32), VERIFY_PROVIDER="twilio", TRUSTED_HOSTS="sms2fa.example",
+        RATELIMIT_ALLOW_MEMORY="1", **{name: "set" for name in TWILIO_SETTINGS},
+    )
+    assert result.returncode != 0
+    assert "ENCRYPTION_KEYS" in result.stderr and "Fernet.generate_key()" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_production_process_with_encryption_keys_starts():
+    result = start_in_a_process(
+        SECRET_KEY=secrets.token_hex(32), VERIFY_PROVIDER="twilio", TRUSTED_HOSTS="sms2fa.example",
+        RATELIMIT_ALLOW_MEMORY="1", ENCRYPTION_KEYS=f" {Fernet.generate_key().decode()}, {Fernet.generate_key().decode()} ",
+        **{name: "set" for name in TWILIO_SETTINGS},
+    )
+    assert result.returncode == 0, result.stderr

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import redis
 import sqlalchemy as sa
+from cryptography.fernet import Fernet
 
 from tests.conftest import PASSWORD, postgres_url, redis_url
 from tests.fake_verify import FakeVerifyServer
@@ -71,6 +72,7 @@ def app_environment(fake, database_url, limits_url, sessions_url="", **settings)
         "APP_ENV": "production",
         "FORCE_HTTPS": "false",
         "SECRET_KEY": secrets.token_hex(32),
+        "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "DATABASE_URL": database_url,
         "RATELIMIT_STORAGE_URI": limits_url,
         "RATELIMIT_ALLOW_MEMORY": "1" if limits_url.startswith("memory://") else "",

@@ -1,0 +1,1 @@
+"""Second-factor methods, one package each."""

@@ -1,0 +1,1 @@
+"""The authenticator-app (TOTP) second factor."""
