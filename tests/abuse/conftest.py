@@ -160,11 +160,12 @@ class LiveApp:
         return keys
 
     def stored_sessions(self):
-        """(id, data) of every server-side session, wherever the app keeps them."""
+        """(id, data) of every server-side session, wherever the app keeps them (in Redis: every
+        string value; the index of a user's sessions is a set of another type)."""
         if self.sessions_in_redis:
             client = redis.Redis.from_url(self.env["SESSION_REDIS_URL"])
             try:
-                return [(key.decode(), client.get(key) or b"") for key in client.scan_iter(count=1000)]
+                return [(key.decode(), client.get(key) or b"") for key in client.scan_iter(count=1000, _type="STRING")]
             finally:
                 client.close()
         return [(row.id, bytes(row.data)) for row in self.rows("SELECT id, data FROM sessions")]
