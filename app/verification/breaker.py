@@ -88,7 +88,10 @@ class _WindowedRedisStorage(pybreaker.CircuitRedisStorage):
 
     @property
     def state(self):
-        state = pybreaker.CircuitRedisStorage.state.fget(self)
+        try:
+            state = pybreaker.CircuitRedisStorage.state.fget(self)
+        except UnicodeDecodeError:
+            return CLOSED
         return state if state in (CLOSED, OPEN, HALF_OPEN) else CLOSED
 
     @state.setter
