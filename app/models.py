@@ -1,4 +1,5 @@
-"""Database models: users with an optional verified phone, and their security events."""
+"""Database models: users, their second factors (methods), recovery codes, remembered browsers,
+sessions and security events."""
 import functools
 import secrets
 import sqlite3
@@ -59,7 +60,6 @@ class User(UserMixin, db.Model):
     username: so.Mapped[str] = so.mapped_column(sa.String(32))
     username_key: so.Mapped[str] = so.mapped_column(sa.String(32), unique=True, index=True)
     password_hash: so.Mapped[str] = so.mapped_column(sa.String(256))
-    phone: so.Mapped[Optional[str]] = so.mapped_column(sa.String(20))
     # Flask-Login's alternative id: rotating it ends every other session and remember cookie.
     session_token: so.Mapped[str] = so.mapped_column(
         sa.String(64), unique=True, default=new_session_token
@@ -77,6 +77,9 @@ class User(UserMixin, db.Model):
         cascade="all, delete-orphan", passive_deletes=True
     )
     trusted_devices: so.WriteOnlyMapped["TrustedDevice"] = so.relationship(
+        cascade="all, delete-orphan", passive_deletes=True
+    )
+    methods: so.WriteOnlyMapped["TwoFactorMethod"] = so.relationship(
         cascade="all, delete-orphan", passive_deletes=True
     )
 
@@ -104,7 +107,8 @@ class User(UserMixin, db.Model):
 
     @property
     def two_factor_enabled(self):
-        return self.phone is not None
+        """2FA is on while at least one method is."""
+        return bool(self.method_count)
 
     def get_id(self):
         return self.session_token
@@ -112,15 +116,28 @@ class User(UserMixin, db.Model):
     def rotate_session_token(self):
         self.session_token = new_session_token()
 
-    def enable_two_factor(self, phone):
-        self.phone = phone
+    def add_method(self, method):
+        """A new second factor: other sessions end (the caller commits and records it)."""
+        method.user_id = self.id
+        db.session.add(method)
         self.rotate_session_token()
+        so.attributes.set_committed_value(self, "method_count", (self.method_count or 0) + 1)
+        if method.kind == PHONE:
+            so.attributes.set_committed_value(self, "phone", method.phone)
+
+    def enable_two_factor(self, phone):
+        self.add_method(TwoFactorMethod(kind=PHONE, phone=phone))
 
     # The token rotates before any DELETE below: the DELETE flushes the user's changes first, all
     # of them in one UPDATE.
     def change_phone(self, phone):
-        self.phone = phone
         self.rotate_session_token()
+        db.session.execute(
+            sa.update(TwoFactorMethod).where(TwoFactorMethod.user_id == self.id, TwoFactorMethod.kind == PHONE)
+            .values(phone=phone, created_at=utcnow(), last_used_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        so.attributes.set_committed_value(self, "phone", phone)
         self.forget_devices()
 
     def change_password(self, password):
@@ -129,12 +146,14 @@ class User(UserMixin, db.Model):
         self.forget_devices()
 
     def disable_two_factor(self):
-        """2FA off: the number, recovery codes and trusted devices all go; other sessions end."""
-        self.phone = None
+        """2FA off: every method, the recovery codes and trusted devices go; other sessions end."""
         self.reset_code_failures()
         self.rotate_session_token()
+        db.session.execute(sa.delete(TwoFactorMethod).where(TwoFactorMethod.user_id == self.id))
         db.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id == self.id))
         self.forget_devices()
+        so.attributes.set_committed_value(self, "method_count", 0)
+        so.attributes.set_committed_value(self, "phone", None)
 
     def forget_devices(self):
         db.session.execute(sa.delete(TrustedDevice).where(TrustedDevice.user_id == self.id))
@@ -208,6 +227,43 @@ User.recovery_codes_left = so.column_property(
     .where(RecoveryCode.user_id == User.id, RecoveryCode.used_at.is_(None))
     .correlate_except(RecoveryCode)
     .scalar_subquery()
+)
+
+
+PHONE, AUTHENTICATOR_APP = "phone", "totp"  # kinds of method; WebAuthn credentials come next
+
+
+class TwoFactorMethod(db.Model):
+    """One second factor of a user: their phone (at most one), an authenticator app (any number,
+    each named), later a passkey or security key. The kind's own package (app/methods/<kind>)
+    knows what its columns mean; the login and "confirm it's you" steps only ask it.
+
+    `secret` is encrypted (app.encryption); `counter` only ever grows, in one conditional UPDATE:
+    an authenticator app's last time step accepted (a code is accepted once), a security key's
+    signature count."""
+
+    __tablename__ = "two_factor_methods"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: so.Mapped[str] = so.mapped_column(sa.String(16))
+    name: so.Mapped[str] = so.mapped_column(sa.String(64), default="")
+    phone: so.Mapped[Optional[str]] = so.mapped_column(sa.String(20))
+    secret: so.Mapped[Optional[str]] = so.mapped_column(sa.Text)
+    counter: so.Mapped[Optional[int]] = so.mapped_column(sa.BigInteger)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
+
+
+# The number of methods and the phone's number, loaded with the user in the same statement (the
+# session store loads the user with the session): a page asks "is 2FA on?" for nothing.
+User.method_count = so.column_property(
+    sa.select(sa.func.count(TwoFactorMethod.id)).where(TwoFactorMethod.user_id == User.id)
+    .correlate_except(TwoFactorMethod).scalar_subquery()
+)
+User.phone = so.column_property(
+    sa.select(TwoFactorMethod.phone).where(TwoFactorMethod.user_id == User.id, TwoFactorMethod.kind == PHONE)
+    .correlate_except(TwoFactorMethod).limit(1).scalar_subquery()
 )
 
 

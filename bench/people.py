@@ -32,7 +32,7 @@ def seed(app, people):
     from werkzeug.security import generate_password_hash
 
     from app.extensions import db
-    from app.models import User
+    from app.models import PHONE, TwoFactorMethod, User
 
     password_hash = generate_password_hash(PASSWORD, method=app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
     with app.app_context():
@@ -41,8 +41,9 @@ def seed(app, people):
             user = User()
             user.set_username(person["username"])
             user.password_hash = password_hash
-            user.phone = person["phone"]
             db.session.add(user)
+            db.session.flush()
+            db.session.add(TwoFactorMethod(user_id=user.id, kind=PHONE, phone=person["phone"]))
         db.session.commit()
 
 

@@ -146,3 +146,44 @@ def test_accounts_survive_every_migration_and_ids_are_never_reused(migration_app
         carol = conn.execute(sa.text("SELECT id FROM users WHERE username = 'carol'")).scalar_one()
     assert carol > bob
     assert schema_diff() == []
+
+
+def test_phones_become_methods_and_come_back(migration_app):
+    """Issue 17: every verified phone becomes a phone method, dated by the account's last 2FA event;
+    downgrading puts the numbers back in users.phone. Counted on real rows, both ways."""
+    flask_migrate.upgrade(directory=MIGRATIONS, revision="c4e5f6071829")
+    with db.engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO users (username, username_key, password_hash, phone, session_token, code_failures, created_at)"
+            " VALUES ('alice', 'alice', 'x', '+447400123456', 'token-a', 0, '2026-01-01'),"
+            " ('bob', 'bob', 'x', '+14155552671', 'token-b', 0, '2026-01-01'),"
+            " ('carol', 'carol', 'x', NULL, 'token-c', 0, '2026-01-01')"))
+        alice = conn.execute(sa.text("SELECT id FROM users WHERE username = 'alice'")).scalar_one()
+        conn.execute(sa.text("INSERT INTO security_events (user_id, kind, detail, ip, user_agent, created_at)"
+                             " VALUES (:u, '2fa_enabled', '', '', '', '2026-03-04 05:06:07')"), {"u": alice})
+        conn.execute(sa.text("INSERT INTO recovery_codes (user_id, code_hash, salt, created_at)"
+                             " VALUES (:u, 'h', 's', '2026-01-01')"), {"u": alice})
+    flask_migrate.upgrade(directory=MIGRATIONS)
+    with db.engine.begin() as conn:
+        methods = conn.execute(sa.text(
+            "SELECT users.username, kind, two_factor_methods.phone, two_factor_methods.created_at"
+            " FROM two_factor_methods JOIN users ON users.id = user_id ORDER BY users.username")).all()
+        assert [(m.username, m.kind, m.phone) for m in methods] == [
+            ("alice", "phone", "+447400123456"), ("bob", "phone", "+14155552671")]
+        assert str(methods[0].created_at).startswith("2026-03-04 05:06:07")
+        assert conn.execute(sa.text("SELECT count(*) FROM recovery_codes")).scalar_one() == 1
+        # An authenticator app has nowhere to go on the way down; the phones do.
+        conn.execute(sa.text("INSERT INTO two_factor_methods (user_id, kind, name, created_at)"
+                             " VALUES (:u, 'totp', 'Phone', '2026-05-01')"), {"u": alice})
+    from app.models import User
+
+    db.session.expire_all()
+    assert User.by_username("alice").two_factor_enabled and User.by_username("alice").phone == "+447400123456"
+    assert not User.by_username("carol").two_factor_enabled
+    db.session.remove()
+
+    flask_migrate.downgrade(directory=MIGRATIONS, revision="c4e5f6071829")
+    assert "two_factor_methods" not in table_names()
+    with db.engine.begin() as conn:
+        phones = conn.execute(sa.text("SELECT username, phone FROM users ORDER BY username")).all()
+    assert [tuple(row) for row in phones] == [("alice", "+447400123456"), ("bob", "+14155552671"), ("carol", None)]

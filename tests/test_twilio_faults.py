@@ -267,9 +267,11 @@ def event_kinds(app):
 
 
 def user_row(app, username="alice"):
+    """The user's row, with the number of their phone method as `phone`."""
     with app.app_context():
-        return dict(db.session.execute(
-            sa.text("SELECT * FROM users WHERE username = :name"), {"name": username}
+        return dict(db.session.execute(sa.text(
+            "SELECT users.*, (SELECT phone FROM two_factor_methods WHERE user_id = users.id AND kind = 'phone') AS phone"
+            " FROM users WHERE username = :name"), {"name": username}
         ).mappings().one())
 
 
