@@ -80,6 +80,9 @@ class Config:
     VERIFY_CODE_LENGTH = env("VERIFY_CODE_LENGTH", "6")
     # The language of a code when the browser asks for none Verify speaks; `auto`: the number's.
     VERIFY_DEFAULT_LOCALE = env("VERIFY_DEFAULT_LOCALE", "en")
+    # The channels a code page offers, comma separated; checked at start (sms must be listed: the
+    # first code of every step is a text), and read as a tuple from then on.
+    VERIFY_CHANNELS = env("VERIFY_CHANNELS", "sms,call")
 
     DEFAULT_COUNTRY = env("DEFAULT_COUNTRY", "US").upper()
     SMS_ALLOWED_COUNTRIES = env_list("SMS_ALLOWED_COUNTRIES")

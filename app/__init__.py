@@ -97,10 +97,13 @@ def register_extensions(app):
 
 def register_blueprints(app):
     from app.auth import bp as auth_bp
+    from app.auth.code_step import refuse_channels_not_offered
     from app.profile import bp as profile_bp
 
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(profile_bp, url_prefix="/profile")
+    # Before expired_forms' CSRF check (registered last): a channel left out is a 404, whatever the token.
+    app.before_request(refuse_channels_not_offered)
 
     @app.route("/")
     def index():

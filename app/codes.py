@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 DAILY_CAP_MESSAGE = "We can't send codes right now. Please try again later."
 VERIFIED, NEW = "verified", "new"  # the two send budgets of a number
+# How a code went, in the profile's list of security events: "Code sent (by WhatsApp to +44 …)".
+EVENT_CHANNEL_WORDS = {"sms": "text", "call": "voice call", "whatsapp": "WhatsApp"}
 
 
 def too_many_codes(wait):
@@ -123,7 +125,7 @@ def send_code(phone, user, channel="sms"):
         today.refund()
         budget.refund()
         raise
-    detail = f"by {'voice call' if sent.channel == 'call' else 'text'} to {mask_phone(phone)}"
+    detail = f"by {EVENT_CHANNEL_WORDS.get(sent.channel, sent.channel)} to {mask_phone(phone)}"
     events.record(events.CODE_SENT, user, detail=detail)
     return sent
 

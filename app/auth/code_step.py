@@ -1,13 +1,14 @@
 """The code step shared by login, re-authentication and enrolment: one form, one set of answers,
 and one way of saying where the code went and when another one may be asked for.
 
-Every button on a code page (Resend code, Call me instead) ends in a redirect back to the page,
-whatever happened, so no POST address is left in the browser and a reload never sends again.
+Every button on a code page (Resend code, Call me instead, Send by WhatsApp instead) ends in a
+redirect back to the page, whatever happened, so no POST address is left in the browser and a reload
+never sends again. A button shows, and its address answers, only for a channel VERIFY_CHANNELS lists.
 """
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from flask import current_app, flash, make_response, redirect, render_template, session
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, session
 
 from app.auth.forms import ActionForm, CodeForm
 from app.codes import check_code, code_step_wait, cooldown_wait, phone_key, resend_wait, send_code, sent_message
@@ -54,6 +55,16 @@ def wrong_code_message(tries_left):
     return f"Incorrect code. You have {tries_left} {'try' if tries_left == 1 else 'tries'} left."
 
 
+def refuse_channels_not_offered():
+    """A code-step button's address for a channel VERIFY_CHANNELS leaves out is not found (404).
+
+    A request hook, not a check in the views: it answers before the CSRF check, so such an
+    address is a 404 whatever the request carries, never an expired form."""
+    channel = (request.view_args or {}).get("channel")
+    if channel is not None and channel not in current_app.config["VERIFY_CHANNELS"]:
+        abort(404)
+
+
 def record_sent(phone, sent):
     session[SENT_BY] = {"to": phone_key(phone), "channel": sent.channel}
 
@@ -64,9 +75,10 @@ class CodeStep:
 
     sent: str  # where the code went, and how
     valid_minutes: int
-    wait: int  # seconds until Resend / Call me instead can send; 0 when they can now
+    wait: int  # seconds until the buttons (Resend code, ...) can send; 0 when they can now
     wait_sentence: str
     locked: str  # why no code can be entered now, or "" when one can
+    channels: tuple  # what the buttons may send by (VERIFY_CHANNELS): sms always, call, whatsapp
 
 
 class CodePage:
@@ -98,6 +110,7 @@ class CodePage:
             wait=wait,
             wait_sentence=resend_sentence(wait) if wait else "",
             locked=locked_sentence(lock) if lock else "",
+            channels=current_app.config["VERIFY_CHANNELS"],
         )
 
     def render(self, form=None, status=200, headers=None):
@@ -153,8 +166,8 @@ class CodePage:
         return result, self.render(status=400)
 
     def resend(self, user, channel, back):
-        """A 'Resend code' or 'Call me instead' button: whatever the outcome, back to the page,
-        which says it (a locked page says so itself)."""
+        """A 'Resend code', 'Call me instead' or 'Send by WhatsApp instead' button: whatever the
+        outcome, back to the page, which says it (a locked page says so itself)."""
         if not ActionForm().validate_on_submit():
             flash("Your form expired. Please try again.", "warning")
             return redirect(back)

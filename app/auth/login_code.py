@@ -74,8 +74,9 @@ def verify():
 
 @bp.route("/verify/resend", methods=["POST"], defaults={"channel": "sms"}, endpoint="resend")
 @bp.route("/verify/call", methods=["POST"], defaults={"channel": "call"}, endpoint="call")
+@bp.route("/verify/whatsapp", methods=["POST"], defaults={"channel": "whatsapp"}, endpoint="whatsapp")
 def resend_login_code(channel):
-    """Send the login code again, by text or by a phone call."""
+    """Send the login code again, by text, a phone call or WhatsApp."""
     pending, user = pending_user_or_restart()
     if pending is None:
         return user

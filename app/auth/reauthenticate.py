@@ -177,9 +177,11 @@ def reauthenticate_recovery():
 
 @bp.route("/reauthenticate/resend", methods=["POST"], defaults={"channel": "sms"}, endpoint="reauthenticate_resend")
 @bp.route("/reauthenticate/call", methods=["POST"], defaults={"channel": "call"}, endpoint="reauthenticate_call")
+@bp.route("/reauthenticate/whatsapp", methods=["POST"], defaults={"channel": "whatsapp"},
+          endpoint="reauthenticate_whatsapp")
 @login_required
 def resend_reauth_code(channel):
-    """Send the re-authentication code again."""
+    """Send the re-authentication code again, by text, a phone call or WhatsApp."""
     next_url = request.args.get("next", "")
     if code_step_attempts() is None:
         return back_to_password(next_url)

@@ -133,9 +133,10 @@ def confirm_2fa():
 
 @bp.route("/2fa/confirm/resend", methods=["POST"], defaults={"channel": "sms"}, endpoint="confirm_resend")
 @bp.route("/2fa/confirm/call", methods=["POST"], defaults={"channel": "call"}, endpoint="confirm_call")
+@bp.route("/2fa/confirm/whatsapp", methods=["POST"], defaults={"channel": "whatsapp"}, endpoint="confirm_whatsapp")
 @login_required
 def resend_enrolment_code(channel):
-    """Send the enrolment code again, by text or by a call."""
+    """Send the enrolment code again, by text, a phone call or WhatsApp."""
     phone = pending_phone_or_restart()
     if phone is None:
         return redirect(phone_entry_url())

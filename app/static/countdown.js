@@ -1,6 +1,7 @@
 // The wait before another code may be sent, counted down live on a code page. Without this file
 // the page writes the time out ("after 14:33 UTC") and the server answers an early click the
-// same way; with it, "Resend code" and "Call me instead" stay disabled until the wait is over.
+// same way; with it, the page's buttons (Resend code, Call me instead, Send by WhatsApp instead)
+// stay disabled until the wait is over.
 (function () {
   "use strict";
 

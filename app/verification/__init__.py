@@ -11,10 +11,27 @@ from app.verification.base import CheckResult, Sent, VerificationError  # noqa: 
 
 # Twilio Verify's codes are 4 to 10 digits (the service's CodeLength).
 CODE_LENGTHS = range(4, 11)
+# The channels a code page can offer (VERIFY_CHANNELS); the first code of every step is a text.
+CHANNELS = ("sms", "call", "whatsapp")
+
+
+def verify_channels(raw):
+    """VERIFY_CHANNELS as a tuple of channels; SystemExit naming the variable when it lists one
+    the app can't send by, or leaves out sms."""
+    items = raw.split(",") if isinstance(raw, str) else raw or ()
+    names = [str(item).strip().lower() for item in items]
+    channels = tuple(dict.fromkeys(name for name in names if name))
+    unknown = [channel for channel in channels if channel not in CHANNELS]
+    if unknown or "sms" not in channels:
+        raise SystemExit(
+            f"VERIFY_CHANNELS must be a comma-separated list of {', '.join(CHANNELS)} that includes sms "
+            f"(the first code of every step is a text message), not {raw!r}."
+        )
+    return channels
 
 
 def check_settings(config):
-    """Refuses to start, in any environment, with a code length or language Verify can't use."""
+    """Refuses to start, in any environment, with a code length, language or channel Verify can't use."""
     raw = config["VERIFY_CODE_LENGTH"]
     length = int(raw) if str(raw).strip().isdigit() else None
     if length not in CODE_LENGTHS:
@@ -24,6 +41,7 @@ def check_settings(config):
         )
     config["VERIFY_CODE_LENGTH"] = length
     default_locale(config.get("VERIFY_DEFAULT_LOCALE"))
+    config["VERIFY_CHANNELS"] = verify_channels(config["VERIFY_CHANNELS"])
 
 
 def init_app(app):
