@@ -84,6 +84,8 @@ class Config:
     # first code of every step is a text), and read as a tuple from then on.
     VERIFY_CHANNELS = env("VERIFY_CHANNELS", "sms,call")
 
+    # The name authenticator apps show beside the account (the issuer of its otpauth:// key).
+    APP_NAME = env("APP_NAME", "SMS 2FA")
     DEFAULT_COUNTRY = env("DEFAULT_COUNTRY", "US").upper()
     SMS_ALLOWED_COUNTRIES = env_list("SMS_ALLOWED_COUNTRIES")
     SMS_DAILY_LIMIT = env_int("SMS_DAILY_LIMIT", 1000)

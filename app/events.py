@@ -28,6 +28,8 @@ RECOVERY_CODE_USED = "recovery_code_used"
 RECOVERY_CODE_FAILED = "recovery_code_failed"
 RECOVERY_CODES_GENERATED = "recovery_codes_generated"
 PHONE_CHANGED = "phone_changed"
+METHOD_ADDED = "method_added"
+METHOD_REMOVED = "method_removed"
 PASSWORD_CHANGED = "password_changed"
 DEVICE_TRUSTED = "device_trusted"
 DEVICE_FORGOTTEN = "device_forgotten"
@@ -54,6 +56,8 @@ DESCRIPTIONS = {
     RECOVERY_CODE_FAILED: "Wrong recovery code entered",
     RECOVERY_CODES_GENERATED: "New recovery codes created; the old ones stopped working",
     PHONE_CHANGED: "Phone number changed",
+    METHOD_ADDED: "2FA method added",
+    METHOD_REMOVED: "2FA method removed",
     PASSWORD_CHANGED: "Password changed",
     DEVICE_TRUSTED: "Browser remembered: it won't be asked for a code",
     DEVICE_FORGOTTEN: "Remembered browser forgotten",

@@ -12,7 +12,7 @@ from wtforms.widgets.core import clean_key
 
 NOT_SHOWN = ("HiddenField", "CSRFTokenField", "SubmitField")  # a hidden input or the form's button
 INPUTS = (widgets.TextInput, widgets.PasswordInput, widgets.HiddenInput, widgets.CheckboxInput,
-          widgets.SubmitInput)
+          widgets.RadioInput, widgets.SubmitInput)
 
 
 def attributes(params):
@@ -55,7 +55,7 @@ def control(field, **kwargs):
 def _input(field, widget, params):
     if isinstance(widget, widgets.PasswordInput) and widget.hide_value:
         params["value"] = ""
-    elif isinstance(widget, widgets.CheckboxInput) and getattr(field, "checked", field.data):
+    elif isinstance(widget, (widgets.CheckboxInput, widgets.RadioInput)) and getattr(field, "checked", field.data):
         params.setdefault("checked", True)
     elif isinstance(widget, widgets.SubmitInput):
         params.setdefault("value", field.label.text)
@@ -105,8 +105,24 @@ def field_attributes(f, failed=False):
     return params
 
 
+def radio_row(f):
+    """A choice of one: a fieldset whose legend is the question, then hint, error and the options."""
+    described = ([f"{f.id}-hint"] if f.description else []) + ([f"{f.id}-error"] if f.errors else [])
+    aria = f' aria-describedby="{" ".join(described)}"' if described else ""
+    hint = f'<div id="{f.id}-hint" class="form-text mt-0 mb-1">{escape(f.description)}</div>\n' if f.description else ""
+    error = (f'<div id="{f.id}-error" class="invalid-feedback d-block mt-0 mb-1">'
+             f'{" ".join(str(escape(message)) for message in f.errors)}</div>\n') if f.errors else ""
+    options = "\n".join(
+        f'<div class="form-check">{control(option, class_="form-check-input")} '
+        f'{label(option, class_="form-check-label")}</div>' for option in f)
+    return Markup(f'<fieldset class="mb-3" id="{f.id}"{aria}>\n<legend class="form-label fs-6">{escape(f.label.text)}</legend>\n'
+                  f'{hint}{error}{options}\n</fieldset>')
+
+
 def field_row(f, failed=False):
     """One field in GOV.UK's order (label, hint, error, control); a checkbox before its label."""
+    if f.type == "RadioField":
+        return radio_row(f)
     control_html = control(f, **field_attributes(f, failed))
     if f.type == "BooleanField":
         hint = f'<div id="{f.id}-hint" class="form-text mt-0">{escape(f.description)}</div>' if f.description else ""

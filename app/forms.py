@@ -76,7 +76,9 @@ class CodeField(StringField):
         super().process_formdata(valuelist)
         self.data = "".join(ch for ch in (self.data or "") if ch not in " -")
 
+    length = None  # digits expected: the page's challenge says (an app: 6), else VERIFY_CODE_LENGTH
+
     def pre_validate(self, form):
-        length = current_app.config["VERIFY_CODE_LENGTH"]
+        length = self.length or current_app.config["VERIFY_CODE_LENGTH"]
         if self.data and not (self.data.isascii() and self.data.isdigit() and len(self.data) == length):
             raise ValidationError(f"The code is {length} digits.")

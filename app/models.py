@@ -125,6 +125,15 @@ class User(UserMixin, db.Model):
         if method.kind == PHONE:
             so.attributes.set_committed_value(self, "phone", method.phone)
 
+    def remove_method(self, method):
+        """One method goes (not the last: that is turning 2FA off); other sessions end."""
+        self.rotate_session_token()
+        db.session.execute(sa.delete(TwoFactorMethod).where(
+            TwoFactorMethod.id == method.id, TwoFactorMethod.user_id == self.id))
+        so.attributes.set_committed_value(self, "method_count", max(0, (self.method_count or 1) - 1))
+        if method.kind == PHONE:
+            so.attributes.set_committed_value(self, "phone", None)
+
     def enable_two_factor(self, phone):
         self.add_method(TwoFactorMethod(kind=PHONE, phone=phone))
 
@@ -251,6 +260,8 @@ class TwoFactorMethod(db.Model):
     phone: so.Mapped[Optional[str]] = so.mapped_column(sa.String(20))
     secret: so.Mapped[Optional[str]] = so.mapped_column(sa.Text)
     counter: so.Mapped[Optional[int]] = so.mapped_column(sa.BigInteger)
+    # Identifies the method among everyone's: an app's keyed secret hash, a security key's credential.
+    lookup: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64), unique=True)
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
     last_used_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
 

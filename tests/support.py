@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import pyotp
 import pytest
 import requests
 import sqlalchemy as sa
@@ -20,7 +21,7 @@ from cryptography.fernet import Fernet
 
 from app.codes import clear_cooldown
 from app.extensions import db
-from app.models import SecurityEvent, User
+from app.models import SecurityEvent, TwoFactorMethod, User
 from app.security import REAUTH_KEY
 from config import ProductionConfig
 from tests.conftest import CSRF_INPUT, PHONE, AuthActions, page_text, twilio_settings
@@ -65,6 +66,24 @@ def two_factor_user(auth, username="alice", national="07400 123456", phone=PHONE
     assert len(codes) == 10
     assert auth.post("/profile/recovery-codes").status_code == 302
     return codes
+
+
+SETUP_KEY = re.compile(r'id="setup-key">([A-Z2-7 ]+)<')
+
+
+def add_authenticator(auth, name="Phone"):
+    """Set up an authenticator app through its page (confirming it's you first when asked);
+    returns (its key, the answer to the code that confirmed it)."""
+    page = auth.open_sudo_page("/profile/authenticator-app")
+    key = SETUP_KEY.search(page.get_data(as_text=True)).group(1).replace(" ", "")
+    return key, auth.post("/profile/authenticator-app", {"name": name, "code": pyotp.TOTP(key).now()})
+
+
+def method_id(app, username="alice", kind="phone"):
+    with app.app_context():
+        user = User.by_username(username)
+        return db.session.scalar(sa.select(TwoFactorMethod.id).where(
+            TwoFactorMethod.user_id == user.id, TwoFactorMethod.kind == kind).order_by(TwoFactorMethod.id.desc()))
 
 
 # -- Browsers -----------------------------------------------------------------------------------

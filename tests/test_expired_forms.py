@@ -4,6 +4,7 @@ a token, or with another browser's, it answers 400 and changes nothing, where th
 its token does change something."""
 import re
 
+import pyotp
 import pytest
 import sqlalchemy as sa
 
@@ -11,7 +12,9 @@ from app.expired_forms import FORM_EXPIRED
 from app.extensions import db
 from app.models import TrustedDevice
 from tests.conftest import CSRF_INPUT, PASSWORD, csrf_token, page_text
-from tests.support import NO_SEND_LIMITS, new_browser, text, two_factor_user, wait_out_cooldown
+from tests.support import (
+    NO_SEND_LIMITS, SETUP_KEY, add_authenticator, method_id, new_browser, text, two_factor_user, wait_out_cooldown,
+)
 
 pytestmark = pytest.mark.app_settings(**NO_SEND_LIMITS)
 
@@ -162,6 +165,23 @@ def scenario(endpoint, app, fake, n):
             "auth.recovery_login": ("/auth/recovery", {"code": codes[0]}),
         }[endpoint]
         return Scenario(browser, url, data, form_url="/auth/verify")
+    if endpoint == "auth.another_way":
+        browser, _ = pending_login(app, fake, name, phone)
+        wait_out_cooldown(app, phone)
+        return Scenario(browser, "/auth/verify/another", {"way": f"{method_id(app, name)}:call"})
+    if endpoint == "auth.reauthenticate_another_way":
+        browser, _, code_url = reauth_code_step(app, fake, name, phone)
+        wait_out_cooldown(app, phone)
+        return Scenario(browser, code_url.replace("/code?", "/another?"), {"way": f"{method_id(app, name)}:call"})
+    if endpoint == "profile.add_authenticator":
+        browser = user_without_2fa(app, fake, name)
+        page = browser.client.get("/profile/authenticator-app").get_data(as_text=True)
+        key = SETUP_KEY.search(page).group(1).replace(" ", "")
+        return Scenario(browser, "/profile/authenticator-app", {"name": "Phone", "code": pyotp.TOTP(key).now()})
+    if endpoint == "profile.remove_method":
+        browser, _ = user_with_2fa(app, fake, name, phone)
+        add_authenticator(browser)
+        return Scenario(browser, f"/profile/methods/{method_id(app, name, 'totp')}/remove", {})
     if endpoint == "auth.reauthenticate":
         browser, _ = user_with_2fa(app, fake, name, phone)
         wait_out_cooldown(app, phone)

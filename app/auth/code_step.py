@@ -1,6 +1,9 @@
 """The code step shared by login, re-authentication and enrolment: one form, one set of answers,
 and one way of saying where the code went and when another one may be asked for.
 
+The page works with a challenge (app.methods): a phone's, which sends codes and has the buttons
+below, or an authenticator app's, which sends nothing; it asks the challenge to check the code.
+
 Every button on a code page (Resend code, Call me instead, Send by WhatsApp instead) ends in a
 redirect back to the page, whatever happened, so no POST address is left in the browser and a reload
 never sends again. A button shows, and its address answers, only for a channel VERIFY_CHANNELS lists.
@@ -11,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from flask import abort, current_app, flash, make_response, redirect, render_template, request, session
 
 from app.auth.forms import ActionForm, CodeForm
-from app.codes import check_code, code_step_wait, cooldown_wait, phone_key, resend_wait, send_code, sent_message
+from app.codes import code_step_wait, cooldown_wait, phone_key, resend_wait, send_code, sent_message
 from app.phones import formatted, last_digits
 from app.throttle import Taken, Throttled
 from app.verification import CheckResult, VerificationError
@@ -19,6 +22,7 @@ from app.verification.base import CODE_EXPIRED, TOO_MANY_WRONG_CODES as TOO_MANY
 from app.waits import wait_in_words
 
 WRONG_CODE = "Incorrect code. Please try again."
+ALREADY_USED = "This code was already used. Wait for the next one."
 SENT_BY = "code_sent_by"  # the channel of the last code sent in this session, and to which number
 CHANNEL_WORDS = {"sms": "text message", "call": "phone call", "whatsapp": "WhatsApp message"}
 NO_ATTEMPT = Taken([])  # a code step that counts no attempts of its own
@@ -79,22 +83,26 @@ class CodeStep:
     wait_sentence: str
     locked: str  # why no code can be entered now, or "" when one can
     channels: tuple  # what the buttons may send by (VERIFY_CHANNELS): sms always, call, whatsapp
+    sends_codes: bool  # False for an authenticator app: no buttons, no "valid for"
 
 
 class CodePage:
-    """Renders one code-step template for one phone number, with the right status.
+    """Renders one code-step template for one challenge, with the right status.
 
     `full_number` says the whole number (one just typed, during enrolment, so a typo shows);
     otherwise the page names only its last digits (the number on the account)."""
 
-    def __init__(self, template, phone, user, full_number=False, **context):
+    def __init__(self, template, challenge, user, full_number=False, **context):
         self.template = template
-        self.phone = phone
+        self.challenge = challenge
+        self.phone = getattr(challenge, "phone", None)  # for the buttons: only a phone's challenge sends
         self.user = user
         self.full_number = full_number
         self.context = context
 
     def sent_sentence(self):
+        if not self.challenge.sends_codes:
+            return self.challenge.prompt()
         to = formatted(self.phone) if self.full_number else f"your phone number ending in {last_digits(self.phone)}"
         record = session.get(SENT_BY)
         channel = record.get("channel") if isinstance(record, dict) and record.get("to") == phone_key(self.phone) else None
@@ -103,7 +111,7 @@ class CodePage:
 
     def step(self):
         lock = code_step_wait(self.user)
-        wait = 0 if lock else resend_wait(self.phone, self.user)
+        wait = 0 if lock or not self.challenge.sends_codes else resend_wait(self.phone, self.user)
         return CodeStep(
             sent=self.sent_sentence(),
             valid_minutes=int(current_app.config["CODE_TTL"].total_seconds() // 60),
@@ -111,10 +119,17 @@ class CodePage:
             wait_sentence=resend_sentence(wait) if wait else "",
             locked=locked_sentence(lock) if lock else "",
             channels=current_app.config["VERIFY_CHANNELS"],
+            sends_codes=self.challenge.sends_codes,
         )
 
+    def form(self, form_class=CodeForm, **kwargs):
+        """The code form, expecting the challenge's number of digits."""
+        form = form_class(**kwargs)
+        form.code.length = self.challenge.code_length
+        return form
+
     def render(self, form=None, status=200, headers=None):
-        form = form if form is not None else CodeForm(formdata=None)
+        form = form if form is not None else self.form(formdata=None)
         body = render_template(self.template, form=form, actions=ActionForm(), step=self.step(), **self.context)
         response = make_response(body, status)
         response.headers.update(headers or {})
@@ -148,19 +163,20 @@ class CodePage:
         if attempt is None:
             return None, exhausted()
         try:
-            result = check_code(user, self.phone, form.code.data)
+            result = self.challenge.check(user, form.code.data)
         except VerificationError as error:
             attempt.refund()
             return None, self.error(error, form)
-        if result is CheckResult.EXPIRED:
-            attempt.refund()
+        if result in (CheckResult.EXPIRED, CheckResult.ALREADY_USED):
+            attempt.refund()  # not a guess: the code was right, or had ended
         if result is CheckResult.APPROVED:
             return result, None
         if code_step_wait(user):
             return result, self.locked(user)
-        if result is CheckResult.WRONG:
+        if result in (CheckResult.WRONG, CheckResult.ALREADY_USED):
             form.code.raw_data, form.code.data = None, ""  # a wrong code is no use to edit
-            form.code.errors.append(wrong_code_message(tries_left() if tries_left is not None else None))
+            form.code.errors.append(ALREADY_USED if result is CheckResult.ALREADY_USED else
+                                    wrong_code_message(tries_left() if tries_left is not None else None))
             return result, self.render(form, 401)
         flash(CODE_EXPIRED if result is CheckResult.EXPIRED else TOO_MANY_CODES, "warning")
         return result, self.render(status=400)
@@ -171,7 +187,7 @@ class CodePage:
         if not ActionForm().validate_on_submit():
             flash("Your form expired. Please try again.", "warning")
             return redirect(back)
-        if code_step_wait(user):
+        if code_step_wait(user) or not self.challenge.sends_codes:
             return redirect(back)
         wait = resend_wait(self.phone, user)
         if wait > cooldown_wait(self.phone, user):
@@ -192,13 +208,13 @@ class CodePage:
         return redirect(back)
 
     def send_first(self, user, then, render_errors=True):
-        """Sends the first code of a step and redirects to it; a recent code is reused. When the
-        code can't be sent, the page says why: rendered here (`render_errors`), or after the
-        redirect."""
-        if code_step_wait(user):
+        """Sends the first code of a step (by the challenge's channel) and redirects to it; a
+        recent code is reused. When the code can't be sent, the page says why: rendered here
+        (`render_errors`), or after the redirect. A challenge that sends nothing goes straight on."""
+        if code_step_wait(user) or not self.challenge.sends_codes:
             return redirect(then)
         try:
-            sent = send_code(self.phone, user)
+            sent = send_code(self.phone, user, channel=self.challenge.channel)
         except Throttled:
             flash("A code was sent a moment ago. Enter it below, or request a new one shortly.", "info")
         except VerificationError as error:

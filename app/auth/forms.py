@@ -1,5 +1,5 @@
 from flask import current_app
-from wtforms import BooleanField, HiddenField, PasswordField, StringField, SubmitField
+from wtforms import BooleanField, HiddenField, PasswordField, RadioField, StringField, SubmitField
 from wtforms.validators import InputRequired, Length, Regexp, ValidationError
 
 from app.forms import AppForm, CodeField, new_password_field, repeat_password_field
@@ -90,3 +90,22 @@ class RecoveryCodeForm(AppForm):
         description="Each code works once, like k7f2-9qxm.",
     )
     submit = SubmitField("Log in")
+
+
+RECOVERY_WAY = "recovery"
+
+
+class AnotherWayForm(AppForm):
+    """"Use another way": each way of the person's methods in words, then a recovery code."""
+
+    way = RadioField("How do you want to confirm it's you?", validators=[InputRequired("Choose a way to confirm it's you.")])
+    submit = SubmitField("Continue")
+
+    @classmethod
+    def of(cls, chosen):
+        """The form for this step: the way in use first (preselected), the others, a recovery code."""
+        form = cls()
+        form.way.choices = [(way.key, way.words) for way in [chosen.way, *chosen.others]] + [(RECOVERY_WAY, "Recovery code")]
+        if not form.is_submitted():
+            form.way.data = chosen.way.key
+        return form

@@ -1,10 +1,11 @@
-"""The second step of login: the code sent to the phone, or a recovery code instead."""
+"""The second step of login: a code from one of the person's methods (the one used last, or the
+one chosen under "Use another way"), or a recovery code instead."""
 from flask import current_app, flash, redirect, render_template, url_for
 
-from app import devices, events, lost_phone
+from app import devices, events, lost_phone, methods
 from app.auth import bp
 from app.auth.code_step import CodePage
-from app.auth.forms import LoginCodeForm, RecoveryCodeForm
+from app.auth.forms import RECOVERY_WAY, AnotherWayForm, LoginCodeForm, RecoveryCodeForm
 from app.auth.pending import PendingLogin
 from app.auth.pending import clear as clear_pending_login
 from app.auth.recovery_step import LOCKED, NO_TRIES_LEFT, NOT_VALID, USED, use_recovery_code, used_event, used_message
@@ -20,8 +21,10 @@ def code_check_limit():
     return current_app.config["CODE_CHECK_LIMIT_PER_IP"]
 
 
-def login_code_page(user):
-    return CodePage("auth/verify.html", user.phone, user)
+def login_step(user, pending):
+    """The way this login goes (its method and challenge), and its code page."""
+    chosen = methods.choose(user, pending.way)
+    return chosen, CodePage("auth/verify.html", chosen.challenge(), user, other_ways=bool(chosen.others))
 
 
 def pending_user_or_restart():
@@ -54,10 +57,12 @@ def verify():
     pending, user = pending_user_or_restart()
     if pending is None:
         return user
-    form = LoginCodeForm()
-    result, response = login_code_page(user).submit(
+    chosen, page = login_step(user, pending)
+    form = page.form(LoginCodeForm)
+    result, response = page.submit(
         form, user, take_attempt=pending.take_attempt, exhausted=void_login, tries_left=pending.attempts_left)
     if response is None:
+        methods.mark_used(chosen.method)
         remember_device = form.remember_device.data
         trusted = [(events.DEVICE_TRUSTED, "")] if remember_device else []
         response = finish_two_factor_login(user, pending, "with a code", also=trusted)
@@ -80,7 +85,25 @@ def resend_login_code(channel):
     pending, user = pending_user_or_restart()
     if pending is None:
         return user
-    return login_code_page(user).resend(user, channel, url_for("auth.verify"))
+    return login_step(user, pending)[1].resend(user, channel, url_for("auth.verify"))
+
+
+@bp.route("/verify/another", methods=["GET", "POST"])
+def another_way():
+    """"Use another way": every way the person's methods offer, and a recovery code."""
+    pending, user = pending_user_or_restart()
+    if pending is None:
+        return user
+    chosen, _page = login_step(user, pending)
+    form = AnotherWayForm.of(chosen)
+    if not form.validate_on_submit():
+        page = render_template("auth/another_way.html", form=form, back=url_for("auth.verify"))
+        return page, 400 if form.errors else 200
+    if form.way.data == RECOVERY_WAY:
+        return redirect(url_for("auth.recovery_login"))
+    pending.way = form.way.data
+    pending.save()
+    return login_step(user, pending)[1].send_first(user, then=url_for("auth.verify"), render_errors=False)
 
 
 @bp.route("/recovery", methods=["GET", "POST"])
@@ -91,14 +114,14 @@ def recovery_login():
     if pending is None:
         return user
     if code_step_wait(user):
-        return login_code_page(user).locked(user)
+        return login_step(user, pending)[1].locked(user)
     form = RecoveryCodeForm()
     if not form.validate_on_submit():
         return render_template("auth/recovery.html", form=form), 400 if form.errors else 200
     outcome, left = use_recovery_code(user, form.code.data, pending.attempts())
     if outcome == LOCKED:
         clear_pending_login()
-        return login_code_page(user).locked(user)
+        return login_step(user, pending)[1].locked(user)
     if outcome == NO_TRIES_LEFT:
         return void_login()
     if outcome != USED:

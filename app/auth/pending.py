@@ -24,13 +24,14 @@ class PendingLogin:
     created_at: float
     session_token: str = ""  # the user's token when the password was checked
     id: str = ""  # names this login's attempt counter
+    way: str = ""  # the key of the way chosen (app.methods.Way); "" for the one used last
 
     @classmethod
-    def start(cls, user, remember, next_url):
+    def start(cls, user, remember, next_url, way=""):
         """A new server-side session holding the login, under a new id."""
         start_server_session(user)
         pending = cls(user.id, bool(remember), next_url, time.time(),
-                      session_token=user.session_token, id=secrets.token_urlsafe(16))
+                      session_token=user.session_token, id=secrets.token_urlsafe(16), way=way)
         pending.save()
         return pending
 
@@ -45,6 +46,7 @@ class PendingLogin:
                 created_at=float(session[PREFIX + "created_at"]),
                 session_token=str(session[PREFIX + "session_token"]),
                 id=str(session[PREFIX + "id"]),
+                way=str(session.get(PREFIX + "way", "")),
             )
         except (KeyError, TypeError, ValueError):
             clear()

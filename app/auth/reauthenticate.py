@@ -1,5 +1,6 @@
-"""Confirming it's you before a sensitive change: the password, then (with 2FA) a code sent to the
-phone, or a recovery code for someone who has lost it. The confirmation lasts SUDO_MINUTES.
+"""Confirming it's you before a sensitive change: the password, then (with 2FA) a code from one of
+the person's methods (the one used last, or another way they choose), or a recovery code for
+someone who has lost their phone. The confirmation lasts SUDO_MINUTES.
 
 The code step has attempts of its own, like a pending login: codes and recovery codes share them,
 and when they are used up the person starts again with the password.
@@ -12,11 +13,11 @@ from flask import current_app, flash, redirect, render_template, request, sessio
 from flask_login import current_user, login_required
 from werkzeug.exceptions import HTTPException
 
-from app import events, lost_phone
+from app import events, lost_phone, methods
 from app.auth import bp
 from app.auth.attempts import CodeAttempts
 from app.auth.code_step import CodePage
-from app.auth.forms import CodeForm, PasswordConfirmForm, RecoveryCodeForm
+from app.auth.forms import RECOVERY_WAY, AnotherWayForm, PasswordConfirmForm, RecoveryCodeForm
 from app.auth.login_code import code_check_limit
 from app.auth.recovery_step import LOCKED, NO_TRIES_LEFT, NOT_VALID, USED, use_recovery_code, used_event, used_message
 from app.codes import code_step_wait
@@ -24,10 +25,12 @@ from app.extensions import limiter
 from app.security import client_key, is_safe_next, mark_reauthenticated, safe_next
 from app.verification import CheckResult
 
-PASSWORD_OK = "reauth_password_ok"  # {"id", "at"}: the password is confirmed, a code comes next
+PASSWORD_OK = "reauth_password_ok"  # {"id", "at", "way"}: the password is confirmed, a code comes next
 # What the page the person is on the way to does, in words that follow "to".
 PURPOSES = {
     "profile.enable_2fa": "turn on two-factor authentication (2FA)",
+    "profile.add_authenticator": "set up an authenticator app",
+    "profile.remove_method": "remove a way to log in",
     "profile.change_phone": "change your phone number",
     "profile.disable_2fa": "turn off two-factor authentication (2FA)",
     "profile.regenerate_recovery_codes": "create new recovery codes",
@@ -56,13 +59,21 @@ def page_context(next_url):
     return {"purpose": purpose_of(next_url), "minutes": current_app.config["SUDO_MINUTES"], "next_url": next_url}
 
 
-def reauth_code_page(next_url):
-    return CodePage("auth/reauthenticate_code.html", current_user.phone, current_user._get_current_object(),
-                    **page_context(next_url))
+def reauth_step(next_url):
+    """The way this confirmation goes (its method and challenge), and its code page."""
+    state = session.get(PASSWORD_OK)
+    chosen = methods.choose(current_user, state.get("way") if isinstance(state, dict) else None)
+    page = CodePage("auth/reauthenticate_code.html", chosen.challenge(), current_user._get_current_object(),
+                    other_ways=bool(chosen.others), **page_context(next_url))
+    return chosen, page
 
 
 def start_code_step():
     session[PASSWORD_OK] = {"id": secrets.token_urlsafe(16), "at": time.time()}
+
+
+def choose_way(way):
+    session[PASSWORD_OK] = {**session[PASSWORD_OK], "way": way}
 
 
 def end_code_step():
@@ -117,9 +128,11 @@ def reauthenticate():
     if not current_user.two_factor_enabled:
         return finish_reauthentication(next_url)
     start_code_step()
+    chosen, page = reauth_step(next_url)  # the method used last
+    choose_way(chosen.way.key)
     then = url_for("auth.reauthenticate_code", next=next_url)
     # Whatever the send answers, the code page comes next: it offers a recovery code too.
-    return reauth_code_page(next_url).send_first(current_user, then=then, render_errors=False)
+    return page.send_first(current_user, then=then, render_errors=False)
 
 
 @bp.route("/reauthenticate/code", methods=["GET", "POST"])
@@ -132,10 +145,12 @@ def reauthenticate_code():
     if attempts is None:
         return back_to_password(next_url)
     user = current_user._get_current_object()
-    result, response = reauth_code_page(next_url).submit(
-        CodeForm(), user, take_attempt=attempts.take, exhausted=lambda: no_tries_left(next_url),
+    chosen, page = reauth_step(next_url)
+    result, response = page.submit(
+        page.form(), user, take_attempt=attempts.take, exhausted=lambda: no_tries_left(next_url),
         tries_left=attempts.left)
     if response is None:
+        methods.mark_used(chosen.method)
         return finish_reauthentication(next_url, "with a code")
     if result is not None and code_step_wait(user):
         end_code_step()
@@ -155,7 +170,7 @@ def reauthenticate_recovery():
         return back_to_password(next_url)
     user = current_user._get_current_object()
     if code_step_wait(user):
-        return reauth_code_page(next_url).locked(user)
+        return reauth_step(next_url)[1].locked(user)
     form = RecoveryCodeForm()
     form.submit.label.text = "Confirm"
     if not form.validate_on_submit():
@@ -164,7 +179,7 @@ def reauthenticate_recovery():
     outcome, left = use_recovery_code(user, form.code.data, attempts)
     if outcome == LOCKED:
         end_code_step()
-        return reauth_code_page(next_url).locked(user)
+        return reauth_step(next_url)[1].locked(user)
     if outcome == NO_TRIES_LEFT:
         return no_tries_left(next_url)
     if outcome != USED:
@@ -186,4 +201,24 @@ def resend_reauth_code(channel):
     if code_step_attempts() is None:
         return back_to_password(next_url)
     back = url_for("auth.reauthenticate_code", next=next_url)
-    return reauth_code_page(next_url).resend(current_user, channel, back)
+    return reauth_step(next_url)[1].resend(current_user, channel, back)
+
+
+@bp.route("/reauthenticate/another", methods=["GET", "POST"])
+@login_required
+def reauthenticate_another_way():
+    """"Use another way" to confirm it's you: every way the person's methods offer, and a recovery code."""
+    next_url = request.args.get("next", "")
+    if code_step_attempts() is None:
+        return back_to_password(next_url)
+    chosen, _page = reauth_step(next_url)
+    form = AnotherWayForm.of(chosen)
+    if not form.validate_on_submit():
+        page = render_template("auth/another_way.html", form=form,
+                               back=url_for("auth.reauthenticate_code", next=next_url))
+        return page, 400 if form.errors else 200
+    if form.way.data == RECOVERY_WAY:
+        return redirect(url_for("auth.reauthenticate_recovery", next=next_url))
+    choose_way(form.way.data)
+    then = url_for("auth.reauthenticate_code", next=next_url)
+    return reauth_step(next_url)[1].send_first(current_user, then=then, render_errors=False)

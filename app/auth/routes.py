@@ -6,7 +6,7 @@ from werkzeug.security import check_password_hash
 from app import devices, events
 from app.auth import bp
 from app.auth.forms import ActionForm, LoginForm, RegistrationForm
-from app.auth.login_code import login_code_page
+from app.auth.login_code import login_step
 from app.auth.pending import PendingLogin
 from app.auth.session import complete_login, end_session
 from app.extensions import db
@@ -104,8 +104,11 @@ def login():
         events.record(events.LOGIN_SUCCEEDED, user, detail=detail)
         return redirect(safe_next(next_url))
     events.record(events.PASSWORD_VERIFIED, user)
-    PendingLogin.start(user, form.remember_me.data, next_url)
-    return login_code_page(user).send_first(user, then=url_for("auth.verify"))
+    pending = PendingLogin.start(user, form.remember_me.data, next_url)
+    chosen, page = login_step(user, pending)  # the method used last
+    pending.way = chosen.way.key
+    pending.save()
+    return page.send_first(user, then=url_for("auth.verify"))
 
 
 @bp.route("/logout", methods=["POST"])

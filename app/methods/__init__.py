@@ -1,1 +1,91 @@
-"""Second-factor methods, one package each."""
+"""A person's second factors ("methods"), and the ways each offers to prove it's you.
+
+The login's second step and "confirm it's you" work with a Way: one method and how it is used (a
+phone by text, call or WhatsApp; an authenticator app). They ask the method's kind for a challenge,
+which sends a code or sends nothing and checks what was typed; they never ask which kind it is.
+Each kind lives in its own package (app/methods/phone, app/methods/totp) with its rules and pages.
+"""
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import AUTHENTICATOR_APP, PHONE, TwoFactorMethod, utcnow
+
+
+@dataclass(frozen=True)
+class Way:
+    method_id: int
+    channel: str  # "sms", "call", "whatsapp" (a phone) or "app" (an authenticator app)
+    words: str  # "Text message to your phone ending in 56"
+
+    @property
+    def key(self):
+        return f"{self.method_id}:{self.channel}"
+
+
+def _kinds():
+    from app.methods import phone, totp
+
+    return {PHONE: phone, AUTHENTICATOR_APP: totp}
+
+
+def kind_of(method):
+    """The package that knows this method's kind: its ways, challenge and words."""
+    return _kinds()[method.kind]
+
+
+def methods_of(user):
+    query = sa.select(TwoFactorMethod).where(TwoFactorMethod.user_id == user.id).order_by(TwoFactorMethod.id)
+    return db.session.scalars(query).all()
+
+
+def ways(methods):
+    return [way for method in methods for way in kind_of(method).ways(method)]
+
+
+def _last_used(method):
+    return method.last_used_at or method.created_at, method.id  # at the same moment, the newer
+
+
+def default_way(methods):
+    """The first way of the method used last (or added last, if it has not been used yet)."""
+    if not methods:
+        return None
+    latest = max(methods, key=_last_used)
+    return kind_of(latest).ways(latest)[0]
+
+
+@dataclass(frozen=True)
+class Chosen:
+    way: Way
+    method: TwoFactorMethod
+    others: list  # the other ways, for "Use another way"
+
+    def challenge(self):
+        return kind_of(self.method).challenge(self.method, self.way.channel)
+
+
+def choose(user, key=None):
+    """The way `key` names among the user's (else the default one), with its method; None when
+    the user has no method left."""
+    methods = methods_of(user)
+    offered = ways(methods)
+    way = next((way for way in offered if way.key == key), None) or default_way(methods)
+    if way is None:
+        return None
+    method = next(method for method in methods if method.id == way.method_id)
+    return Chosen(way, method, [other for other in offered if other != way])
+
+
+def mark_used(method):
+    """The method proved it's you just now (committed with the step it completes)."""
+    db.session.execute(
+        sa.update(TwoFactorMethod).where(TwoFactorMethod.id == method.id).values(last_used_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def describe(method):
+    """What the profile calls the method: "Phone +44 ••• ••• •456", "Authenticator app 'Phone'"."""
+    return kind_of(method).describe(method)

@@ -28,7 +28,8 @@ def recovery_codes():
     if form.validate_on_submit():
         recovery.forget_shown_codes()
         if enrolling:
-            flash("Two-factor authentication is on. Each login will now ask for a code sent to your phone. "
+            how = "sent to your phone" if current_user.phone else "from your authenticator app"
+            flash(f"Two-factor authentication is on. Each login will now ask for a code {how}. "
                   "Keep your recovery codes somewhere safe, away from your phone.", "success")
         else:
             flash("Keep your recovery codes somewhere safe, away from your phone.", "info")

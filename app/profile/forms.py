@@ -38,6 +38,10 @@ class ConfirmDisableForm(AppForm):
     submit = SubmitField("Disable 2FA")
 
 
+class RemoveMethodForm(AppForm):
+    submit = SubmitField("Remove")
+
+
 class RegenerateCodesForm(AppForm):
     submit = SubmitField("Create new recovery codes")
 

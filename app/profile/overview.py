@@ -1,6 +1,7 @@
-"""What the profile page lists, the remembered browsers and the latest security events, read in one
-statement: with the session (which loads the user and its recovery codes left) and at most the
-session's own write, the page people land on after every login costs three statements.
+"""What the profile page lists, the second-factor methods, the remembered browsers and the latest
+security events, read in one statement: with the session (which loads the user and its recovery
+codes left) and at most the session's own write, the page people land on after every login costs
+three statements.
 """
 from dataclasses import dataclass
 from datetime import datetime
@@ -8,7 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import SecurityEvent, TrustedDevice
+from app.models import SecurityEvent, TrustedDevice, TwoFactorMethod, UTCDateTime
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,16 @@ class Browser:
 
 
 @dataclass(frozen=True)
+class Method:
+    id: int
+    kind: str
+    name: str
+    phone: str
+    created_at: datetime
+    last_used_at: datetime
+
+
+@dataclass(frozen=True)
 class Event:
     id: int
     kind: str
@@ -30,13 +41,15 @@ class Event:
     created_at: datetime
 
 
-def browsers_and_events(user, events_limit, with_browsers=True):
-    """(remembered browsers, most recently used first; the latest `events_limit` events)."""
+def profile_lists(user, events_limit, with_2fa=True):
+    """(methods, oldest first; remembered browsers, most recently used first; the latest
+    `events_limit` events). Without 2FA there are no methods or browsers to read."""
+    no_time = sa.type_coerce(sa.null(), UTCDateTime())
     latest = (
         sa.select(
             sa.literal("event").label("row"), SecurityEvent.id, SecurityEvent.kind.label("text"),
             SecurityEvent.detail.label("more"), SecurityEvent.ip, SecurityEvent.user_agent.label("agent"),
-            SecurityEvent.created_at.label("at"),
+            SecurityEvent.created_at.label("at"), no_time.label("since"),
         )
         .where(SecurityEvent.user_id == user.id)
         .order_by(SecurityEvent.created_at.desc(), SecurityEvent.id.desc())
@@ -44,18 +57,26 @@ def browsers_and_events(user, events_limit, with_browsers=True):
         .subquery()
     )
     query = sa.select(latest)
-    if with_browsers:
+    if with_2fa:
         browsers = sa.select(
             sa.literal("browser"), TrustedDevice.id, TrustedDevice.description, TrustedDevice.token_hash,
-            TrustedDevice.ip, sa.literal(""), TrustedDevice.last_used_at,
+            TrustedDevice.ip, sa.literal(""), TrustedDevice.last_used_at, no_time,
         ).where(TrustedDevice.user_id == user.id)
-        query = sa.union_all(query, browsers)
-    found_browsers, found_events = [], []
+        methods = sa.select(
+            sa.literal("method"), TwoFactorMethod.id, TwoFactorMethod.kind, TwoFactorMethod.name,
+            sa.func.coalesce(TwoFactorMethod.phone, ""), sa.literal(""), TwoFactorMethod.last_used_at,
+            TwoFactorMethod.created_at,
+        ).where(TwoFactorMethod.user_id == user.id)
+        query = sa.union_all(query, browsers, methods)
+    found_methods, found_browsers, found_events = [], [], []
     for row in db.session.execute(query):
-        if row.row == "browser":
+        if row.row == "method":
+            found_methods.append(Method(row.id, row.text, row.more, row.ip, row.since, row.at))
+        elif row.row == "browser":
             found_browsers.append(Browser(row.id, row.text, row.ip, row.at, row.more))
         else:
             found_events.append(Event(row.id, row.text, row.more, row.ip, row.agent, row.at))
     newest_first = lambda items, key: sorted(items, key=key, reverse=True)
-    return (newest_first(found_browsers, lambda b: b.last_used_at),
+    return (sorted(found_methods, key=lambda m: m.id),
+            newest_first(found_browsers, lambda b: b.last_used_at),
             newest_first(found_events, lambda e: (e.created_at, e.id)))

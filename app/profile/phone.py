@@ -1,5 +1,6 @@
-"""Turning two-factor authentication on, and changing the phone: a number, then the code sent to
-it, then (when turning 2FA on) the recovery codes.
+"""Adding the phone (turning two-factor authentication on, or adding it beside an authenticator
+app), and changing it: a number, then the code sent to it, then (for a first method) the recovery
+codes.
 
 Changing the phone never needs the old one: confirming it's you takes a recovery code too, and the
 code that proves the new number goes to the new number.
@@ -9,14 +10,16 @@ import time
 from flask import current_app, flash, redirect, render_template, session, url_for
 from flask_login import current_user, login_required
 
-from app import events, lost_phone, recovery
+from app import events, lost_phone
 from app.auth.code_step import CodePage, record_sent, retry_after_header
-from app.auth.forms import CodeForm
 from app.auth.session import refresh_login
 from app.codes import send_code, sent_message
+from app.methods.phone import PhoneChallenge
+from app.models import PHONE, TwoFactorMethod
 from app.phones import country_of, default_country
 from app.profile import bp
 from app.profile.forms import PhoneForm
+from app.profile.methods import add
 from app.security import mask_phone, sudo_required
 from app.throttle import Throttled
 from app.verification import VerificationError
@@ -72,10 +75,10 @@ def phone_form_page(template, **context):
 @sudo_required
 def enable_2fa():
     """Ask for a phone number and send it a code."""
-    if current_user.two_factor_enabled:
+    if current_user.phone:
         flash("Two-factor authentication is already on.", "info")
         return redirect(url_for("profile.index"))
-    return phone_form_page("profile/enable.html")
+    return phone_form_page("profile/enable.html", adding=current_user.two_factor_enabled)
 
 
 @bp.route("/2fa/phone", methods=["GET", "POST"])
@@ -83,14 +86,14 @@ def enable_2fa():
 @sudo_required
 def change_phone():
     """Replace the number; the old one keeps working until the new one is confirmed."""
-    if not current_user.two_factor_enabled:
+    if not current_user.phone:
         return redirect(url_for("profile.enable_2fa"))
     return phone_form_page("profile/change_phone.html", masked_phone=mask_phone(current_user.phone))
 
 
 def confirm_page(phone):
-    return CodePage("profile/confirm.html", phone, current_user._get_current_object(), full_number=True,
-                    changing=current_user.two_factor_enabled)
+    return CodePage("profile/confirm.html", PhoneChallenge(phone), current_user._get_current_object(),
+                    full_number=True, changing=bool(current_user.phone), first=not current_user.two_factor_enabled)
 
 
 def pending_phone_or_restart():
@@ -102,7 +105,7 @@ def pending_phone_or_restart():
 
 
 def phone_entry_url():
-    return url_for("profile.change_phone" if current_user.two_factor_enabled else "profile.enable_2fa")
+    return url_for("profile.change_phone" if current_user.phone else "profile.enable_2fa")
 
 
 @bp.route("/2fa/confirm", methods=["GET", "POST"])
@@ -113,22 +116,18 @@ def confirm_2fa():
     if phone is None:
         return redirect(phone_entry_url())
     user = current_user._get_current_object()
-    result, response = confirm_page(phone).submit(CodeForm(), user)
+    page = confirm_page(phone)
+    result, response = page.submit(page.form(), user)
     if response is not None:
         return response
     clear_pending_phone()
-    if user.two_factor_enabled:
+    if user.phone:
         user.change_phone(phone)
         others = refresh_login(user, (events.PHONE_CHANGED, f"to {mask_phone(phone)}"))
         lost_phone.forget()
         flash("Your phone number is changed. Codes now go to the new number." + others, "success")
         return redirect(url_for("profile.index"))
-    user.enable_two_factor(phone)
-    recovery.show_once(recovery.generate(user, first=True), enrolling=True)
-    refresh_login(user, (events.TWO_FACTOR_ENABLED, f"phone {mask_phone(phone)}"), (events.RECOVERY_CODES_GENERATED, ""))
-    # "2FA is on" is said once the recovery codes are saved (profile.recovery_codes).
-    flash("Your number is confirmed. One last step: save your recovery codes.", "success")
-    return redirect(url_for("profile.recovery_codes"))
+    return add(user, TwoFactorMethod(kind=PHONE, phone=phone), "Your number is confirmed.")
 
 
 @bp.route("/2fa/confirm/resend", methods=["POST"], defaults={"channel": "sms"}, endpoint="confirm_resend")

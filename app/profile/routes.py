@@ -5,11 +5,11 @@ from datetime import datetime, timezone
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from app import devices, events, lost_phone, recovery
+from app import devices, events, lost_phone, methods, recovery
 from app.auth.forms import ActionForm
 from app.auth.session import refresh_login
 from app.profile import bp
-from app.profile.overview import browsers_and_events
+from app.profile.overview import profile_lists
 from app.profile.forms import ConfirmDisableForm
 from app.security import mask_phone, sudo_required
 
@@ -19,14 +19,15 @@ EVENTS_SHOWN, MORE_EVENTS_SHOWN = 10, 50  # "Show more" (?events=more) shows the
 @bp.route("")
 @login_required
 def index():
-    """The profile: 2FA status, the masked number, recovery codes, browsers, recent events."""
+    """The profile: 2FA status, its methods, recovery codes, browsers, recent events."""
     limit = MORE_EVENTS_SHOWN if request.args.get("events") == "more" else EVENTS_SHOWN
-    # Browsers are remembered only while 2FA is on (turning it off forgets them all).
-    remembered, recent = browsers_and_events(current_user, limit + 1, with_browsers=current_user.two_factor_enabled)
+    # Methods and remembered browsers exist only while 2FA is on (turning it off removes them all).
+    own_methods, remembered, recent = profile_lists(current_user, limit + 1, with_2fa=current_user.two_factor_enabled)
     unsaved_until = recovery.shown_until()
     return render_template(
         "profile/index.html",
         masked_phone=mask_phone(current_user.phone),
+        methods=[(method, methods.describe(method)) for method in own_methods],
         recovery_left=current_user.recovery_codes_left if current_user.two_factor_enabled else 0,
         low_warning=recovery.LOW_WARNING,
         devices=remembered,
@@ -35,7 +36,7 @@ def index():
         more_events=len(recent) > limit and limit == EVENTS_SHOWN,
         descriptions=events.DESCRIPTIONS,
         actions=ActionForm(),
-        lost_phone=current_user.two_factor_enabled and lost_phone.recovery_code_used(),
+        lost_phone=bool(current_user.phone) and lost_phone.recovery_code_used(),
         unsaved_codes_until=datetime.fromtimestamp(unsaved_until, timezone.utc) if unsaved_until else None,
     )
 
@@ -52,6 +53,7 @@ def disable_2fa():
     if not form.validate_on_submit():
         return render_template(
             "profile/disable.html", form=form, masked_phone=mask_phone(current_user.phone),
+            apps=current_user.method_count - (1 if current_user.phone else 0),
             recovery_left=recovery.remaining(current_user), remembered=len(devices.listed(current_user)),
         ), 400 if form.errors else 200
     user = current_user._get_current_object()

@@ -10,6 +10,7 @@ class CheckResult(enum.Enum):
     WRONG = "wrong"  # the code did not match; the verification is still open
     EXPIRED = "expired"  # expired, already used, or never sent
     MAX_ATTEMPTS = "max_attempts"  # too many wrong codes: a new code is needed
+    ALREADY_USED = "already_used"  # an authenticator app's code of a time step already used
 
     def __bool__(self):
         return self is CheckResult.APPROVED

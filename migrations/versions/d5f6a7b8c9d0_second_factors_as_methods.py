@@ -34,11 +34,13 @@ def upgrade():
         sa.Column("phone", sa.String(length=20), nullable=True),
         sa.Column("secret", sa.Text(), nullable=True),
         sa.Column("counter", sa.BigInteger(), nullable=True),
+        sa.Column("lookup", sa.String(length=64), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("last_used_at", sa.DateTime(), nullable=True),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_two_factor_methods_user_id_users"),
                                 ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_two_factor_methods")),
+        sa.UniqueConstraint("lookup", name=op.f("uq_two_factor_methods_lookup")),
     )
     with op.batch_alter_table("two_factor_methods") as batch_op:
         batch_op.create_index(batch_op.f("ix_two_factor_methods_user_id"), ["user_id"], unique=False)

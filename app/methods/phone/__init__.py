@@ -1,0 +1,42 @@
+"""The phone: one verified number; codes go to it by text, call or WhatsApp (VERIFY_CHANNELS)
+through the verification seam. Its pages (add, confirm, change) are in app/profile/phone.py."""
+from flask import current_app
+
+from app.codes import check_code
+from app.methods import Way
+from app.phones import last_digits
+from app.security import mask_phone
+
+WAY_WORDS = {
+    "sms": "Text message to your phone ending in {}",
+    "call": "Call your phone ending in {}",
+    "whatsapp": "WhatsApp message to your phone ending in {}",
+}
+
+
+def ways(method):
+    digits = last_digits(method.phone)
+    return [Way(method.id, channel, words.format(digits)) for channel, words in WAY_WORDS.items()
+            if channel in current_app.config["VERIFY_CHANNELS"]]
+
+
+def describe(method):
+    return f"Phone {mask_phone(method.phone)}"
+
+
+def challenge(method, channel):
+    return PhoneChallenge(method.phone, channel)
+
+
+class PhoneChallenge:
+    """A code sent to `phone` (first by `channel`), checked by the verification seam."""
+
+    sends_codes = True
+    code_length = None  # the Verify service's, VERIFY_CODE_LENGTH
+
+    def __init__(self, phone, channel="sms"):
+        self.phone = phone
+        self.channel = channel
+
+    def check(self, user, code):
+        return check_code(user, self.phone, code)
