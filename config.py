@@ -84,6 +84,8 @@ class Config:
     # first code of every step is a text), and read as a tuple from then on.
     VERIFY_CHANNELS = env("VERIFY_CHANNELS", "sms,call")
 
+    # Every account must have a second factor: without one, a person can only set one up.
+    REQUIRE_TWO_FACTOR = env_flag("REQUIRE_TWO_FACTOR")
     # The name authenticator apps show beside the account (the issuer of its otpauth:// key).
     APP_NAME = env("APP_NAME", "SMS 2FA")
     DEFAULT_COUNTRY = env("DEFAULT_COUNTRY", "US").upper()
@@ -175,6 +177,7 @@ class TestingConfig(Config):
     SQLALCHEMY_DATABASE_URI = env("TEST_DATABASE_URL", "sqlite://")
     VERIFY_PROVIDER = "console"
     RATELIMIT_STORAGE_URI = env("TEST_RATELIMIT_STORAGE_URI", "memory://")
+    REQUIRE_TWO_FACTOR = False
     SMS_ALLOWED_COUNTRIES = []
     DEFAULT_COUNTRY = "US"
     # The tests are about flows, not hash cost: cheap hashes keep hundreds of logins quick.

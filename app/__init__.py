@@ -143,9 +143,10 @@ def within(started, lifetime):
 
 
 def register_commands(app):
-    from app.cli import users
+    from app.cli import encryption_keys, users
 
     app.cli.add_command(users)
+    app.cli.add_command(encryption_keys)
 
 
 @login_manager.user_loader

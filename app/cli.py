@@ -1,14 +1,15 @@
 """`flask users ...`: what an operator needs without a browser."""
 import click
 import sqlalchemy as sa
+from flask import current_app
 from flask.cli import AppGroup
 
-from app import events
-from app import accounts
+from app import accounts, encryption, events, methods
 from app.extensions import db
-from app.models import User
+from app.models import TwoFactorMethod, User
 
 users = AppGroup("users", help="Manage user accounts.")
+encryption_keys = AppGroup("encryption", help="Manage the keys that encrypt secrets at rest (ENCRYPTION_KEYS).")
 
 
 def existing_user(username):
@@ -59,6 +60,61 @@ def reset_two_factor(username):
         return
     accounts.reset_two_factor(user)
     click.echo(f"2FA is off for {user.username}; their sessions are ended.")
+
+
+@users.command("methods")
+@click.argument("username")
+def list_methods(username):
+    """List USERNAME's ways to log in (2FA methods), with the id `remove-method` takes."""
+    user = existing_user(username)
+    found = methods.methods_of(user)
+    if not found:
+        click.echo(f"{user.username} has no 2FA method.")
+        return
+    click.echo(f"{'ID':>6}  {'METHOD':40}  ADDED (UTC)       LAST USED (UTC)")
+    for method in found:
+        used = f"{method.last_used_at:%Y-%m-%d %H:%M}" if method.last_used_at else "never"
+        click.echo(f"{method.id:>6}  {methods.describe(method)[:40]:40}  {method.created_at:%Y-%m-%d %H:%M}  {used}")
+
+
+@users.command("remove-method")
+@click.argument("username")
+@click.argument("method_id", type=int, required=False)
+@click.option("--all", "remove_all", is_flag=True, help="Remove every method: 2FA goes off, as with reset-2fa.")
+def remove_method(username, method_id, remove_all):
+    """Remove one of USERNAME's 2FA methods (by the id `methods` lists), or --all; their sessions end."""
+    user = existing_user(username)
+    if remove_all == (method_id is not None):
+        raise click.ClickException("Give either a method id or --all.")
+    found = {method.id: method for method in methods.methods_of(user)}
+    if remove_all or (method_id in found and len(found) == 1):
+        if not found:
+            click.echo(f"{user.username} has no 2FA to reset.")
+            return
+        accounts.reset_two_factor(user)
+        click.echo(f"2FA is off for {user.username}; their sessions are ended.")
+        return
+    if method_id not in found:
+        raise click.ClickException(f"{user.username} has no method with id {method_id}.")
+    what = methods.describe(found[method_id])
+    user.remove_method(found[method_id])
+    events.record(events.METHOD_REMOVED, user, detail=f"{what}, by an operator", commit=False)
+    db.session.commit()
+    current_app.session_interface.end_for_user(user.id)
+    click.echo(f"Removed {what} from {user.username}; their sessions are ended.")
+
+
+@encryption_keys.command("rotate-keys")
+def rotate_keys():
+    """Re-encrypt every secret at rest under the first of ENCRYPTION_KEYS (then the others can go)."""
+    rows = db.session.scalars(sa.select(TwoFactorMethod).where(TwoFactorMethod.secret.is_not(None))).all()
+    try:
+        changed = encryption.rotate_all(rows, "secret")
+    except encryption.Undecryptable as error:
+        db.session.rollback()
+        raise click.ClickException(f"Nothing was changed: {error}.") from None
+    db.session.commit()
+    click.echo(f"Re-encrypted {changed} of {len(rows)} secrets under the first key.")
 
 
 @users.command("delete")

@@ -93,3 +93,55 @@ def test_delete_asks_for_confirmation(app, auth, runner):
     result = runner.invoke(args=["users", "delete", "alice"], input="n\n")
     assert result.exit_code == 1
     assert user_named(app, "alice") is not None
+
+
+# -- Issue 17: a user's methods ------------------------------------------------------------------
+
+def test_methods_lists_each_way_and_remove_method_takes_one_or_all(app, runner, auth, fake):
+    from tests.support import add_authenticator, method_id, two_factor_user
+
+    two_factor_user(auth)
+    add_authenticator(auth, "Tablet")
+    listed = runner.invoke(args=["users", "methods", "alice"])
+    assert listed.exit_code == 0, listed.output
+    assert "Phone +44 ••• ••• •456" in listed.output and "Authenticator app 'Tablet'" in listed.output
+    assert "+447400123456" not in listed.output
+
+    tablet = method_id(app, kind="totp")
+    removed = runner.invoke(args=["users", "remove-method", "alice", str(tablet)])
+    assert removed.exit_code == 0 and "Removed Authenticator app 'Tablet' from alice" in removed.output
+    assert not auth.client.get("/profile").status_code == 200, "the user's sessions are ended"
+    assert user_named(app, "alice").method_count == 1
+    assert runner.invoke(args=["users", "remove-method", "alice", str(tablet)]).exit_code == 1  # gone
+    assert runner.invoke(args=["users", "remove-method", "alice"]).exit_code == 1  # neither id nor --all
+
+    off = runner.invoke(args=["users", "remove-method", "alice", "--all"])
+    assert off.exit_code == 0 and "2FA is off for alice" in off.output
+    alice = user_named(app, "alice")
+    assert not alice.two_factor_enabled and alice.recovery_codes_left == 0
+
+
+def test_rotate_keys_re_encrypts_every_secret_under_the_first_key(app, runner, auth, fake):
+    from cryptography.fernet import Fernet
+
+    from app import encryption
+    from app.models import TwoFactorMethod
+    from tests.support import add_authenticator
+
+    auth.register("alice")
+    key, _ = add_authenticator(auth)
+    old_keys = app.config["ENCRYPTION_KEYS"]
+    new_key = Fernet.generate_key().decode()
+    app.config["ENCRYPTION_KEYS"] = [new_key, *old_keys]
+    app.extensions.pop("encryption", None)
+    result = runner.invoke(args=["encryption", "rotate-keys"])
+    assert result.exit_code == 0 and "Re-encrypted 1 of 1 secrets" in result.output, result.output
+    with app.app_context():
+        token = db.session.scalar(sa.select(TwoFactorMethod.secret))
+    assert Fernet(new_key.encode()).decrypt(token.encode()).decode() == key
+    assert runner.invoke(args=["encryption", "rotate-keys"]).output.startswith("Re-encrypted 0 of 1")
+    app.config["ENCRYPTION_KEYS"] = [Fernet.generate_key().decode()]  # a key that opens nothing
+    app.extensions.pop("encryption", None)
+    refused = runner.invoke(args=["encryption", "rotate-keys"])
+    assert refused.exit_code == 1 and "Nothing was changed" in refused.output
+    assert encryption is not None

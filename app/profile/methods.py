@@ -11,6 +11,7 @@ from app.extensions import db
 from app.models import TwoFactorMethod
 from app.profile import bp
 from app.profile.forms import RemoveMethodForm
+from app.profile.required import refuse_last_method
 from app.security import sudo_required
 
 
@@ -47,6 +48,9 @@ def remove_method(method_id):
     if method_id > 2**62:
         abort(404)
     method = owned_method(method_id)
+    refused = refuse_last_method()
+    if refused:
+        return refused
     if current_user.method_count <= 1:
         return redirect(url_for("profile.disable_2fa"))
     form = RemoveMethodForm()

@@ -11,6 +11,7 @@ from app.auth.session import refresh_login
 from app.profile import bp
 from app.profile.overview import profile_lists
 from app.profile.forms import ConfirmDisableForm
+from app.profile.required import refuse_last_method
 from app.security import mask_phone, sudo_required
 
 EVENTS_SHOWN, MORE_EVENTS_SHOWN = 10, 50  # "Show more" (?events=more) shows the larger number
@@ -49,6 +50,9 @@ def disable_2fa():
     if not current_user.two_factor_enabled:
         flash("Two-factor authentication is already off.", "info")
         return redirect(url_for("profile.index"))
+    refused = refuse_last_method()
+    if refused:
+        return refused
     form = ConfirmDisableForm()
     if not form.validate_on_submit():
         return render_template(
