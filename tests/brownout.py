@@ -223,15 +223,16 @@ import json, sys
 from werkzeug.security import generate_password_hash
 from main import app
 from app.extensions import db
-from app.models import User
+from app.models import PHONE, TwoFactorMethod, User
 password_hash = generate_password_hash(sys.argv[2])  # production's cost
 with app.app_context():
     for username, phone in json.loads(sys.argv[1]):
         user = User()
         user.set_username(username)
         user.password_hash = password_hash
-        user.phone = phone
         db.session.add(user)
+        db.session.flush()
+        db.session.add(TwoFactorMethod(user_id=user.id, kind=PHONE, phone=phone))
     db.session.commit()
 """
 

@@ -10,6 +10,7 @@ from tests.abuse.conftest import (
     SHARED_SETTINGS,
     assert_app_page,
     assert_retry_after,
+    confirm_its_you,
     at_once,
     enrolment_form,
     enter_code,
@@ -40,7 +41,8 @@ def assert_send_refused(response):
 
 def test_parallel_enrolments_from_one_account_send_at_most_five(live_app, fake, figure):
     attacker = live_app.visitor()
-    sign_up(live_app, attacker)  # a fresh login may enrol a phone without re-authenticating
+    sign_up(live_app, attacker)
+    confirm_its_you(live_app, attacker, "/profile/2fa/enable")
     token = attacker.csrf_token(live_app.url + "/profile/2fa/enable")
     numbers = [random_gb_mobile() for _ in range(12)]
     fake.inject("send", 200, delay=SLOW_SEND, times=len(numbers))
@@ -70,6 +72,7 @@ def test_refused_sends_use_the_budget_not_the_daily_cap(fresh_live_app, fake, fi
 
     attacker = live.visitor()
     sign_up(live, attacker)
+    confirm_its_you(live, attacker, "/profile/2fa/enable")
     token = attacker.csrf_token(live.url + "/profile/2fa/enable")
     responses = [
         attacker.request("POST", live.url + "/profile/2fa/enable",
@@ -104,6 +107,7 @@ def test_strangers_enrolling_your_number_do_not_hold_up_your_login(live_app, fak
     for _ in range(6):
         stranger = live_app.visitor()
         sign_up(live_app, stranger)
+        confirm_its_you(live_app, stranger, "/profile/2fa/enable")
         strangers.append((stranger, stranger.csrf_token(live_app.url + "/profile/2fa/enable")))
     sent_before = len(sends_to(fake, victim.phone))
     time.sleep(COOLDOWN)  # the enrolment's own cooldown is over

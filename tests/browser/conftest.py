@@ -307,11 +307,8 @@ class Person:
 
     def enable_2fa(self, national="07400 123456", country="GB", phone=PHONE):
         self.page.get_by_role("link", name="Enable 2FA").click()
-        # A fresh login is not enough to add a factor: the password again.
-        self.at("/auth/reauthenticate", "^Confirm it's you$")
-        expect(self.page.get_by_text("You are confirming it's you to turn on two-factor authentication (2FA).")).to_be_visible()
-        self.page.get_by_label("Password").fill(PASSWORD)
-        self.submit("Confirm", 200)
+        if "/auth/reauthenticate" in self.page.url:  # not when it was confirmed a moment ago
+            self.confirm_password_to("turn on two-factor authentication (2FA)")
         self.at("/profile/2fa/enable", "two-factor|2FA")
         self.page.get_by_label("Country").select_option(country)
         self.page.get_by_label("Phone number").fill(national)
@@ -366,6 +363,14 @@ class Person:
             expect(self.page.get_by_label("Recovery code")).to_have_accessible_description(
                 re.compile("not valid or was already used"))
             self.snap("recovery code refused", field_errors=1)
+
+    def confirm_password_to(self, purpose):
+        """Without 2FA, confirming it's you is the password again: a fresh login is not enough to
+        add a factor."""
+        self.at("/auth/reauthenticate", "^Confirm it's you$")
+        expect(self.page.get_by_text(f"You are confirming it's you to {purpose}.")).to_be_visible()
+        self.page.get_by_label("Password").fill(PASSWORD)
+        self.submit("Confirm", 200)
 
     def confirm_its_me(self, phone=PHONE):
         """Sudo mode: the password, then a code sent to the number on the account."""

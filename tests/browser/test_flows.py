@@ -60,6 +60,7 @@ def test_enrolment_order_number_code_codes_then_on(new_context, person_factory, 
     person = person_factory(page, scripts=scripts)
     person.sign_up()
     page.get_by_role("link", name="Enable 2FA").click()
+    person.confirm_password_to("turn on two-factor authentication (2FA)")
     expect(page.get_by_text("Step 1 of 3")).to_be_visible()
     page.get_by_label("Country").select_option("GB")
     page.get_by_label("Phone number").fill("07400 123456")

@@ -86,6 +86,7 @@ def test_form_errors_are_tied_to_their_fields(page, person_factory):
 
     person.sign_up()
     page.get_by_role("link", name="Enable 2FA").click()
+    person.confirm_password_to("turn on two-factor authentication (2FA)")
     page.get_by_label("Phone number").fill("12")
     person.submit("Send code", 400)
     phone = page.get_by_label("Phone number")
@@ -158,10 +159,12 @@ def test_remember_this_browser_then_forget_it(page, new_context, person_factory)
     person.enter_code()
 
 
-def test_change_the_phone(page, person_factory, fake):
+def test_change_the_phone(page, person_factory, fake, sudo_clock, live_server):
     person = person_factory(page)
     person.sign_up()
     person.enable_2fa()
+    # Turning 2FA on confirmed it's you for SUDO_MINUTES; a phone change after that asks again.
+    sudo_clock.advance(live_server.app.config["SUDO_MINUTES"] * 60 + 1)
     person.change_phone("07400 654321", "+447400654321", masked="+44 ••• ••• •321", whole="+44 7400 654321")
     person.log_out()
     person.log_in()

@@ -90,6 +90,7 @@ def test_focus_is_visible_on_every_control(page, person_factory):
     person.sign_up()
     check("profile without 2FA")  # the navbar's Log out button, a primary button
     person.open("/profile/2fa/enable")
+    person.confirm_password_to("turn on two-factor authentication (2FA)")
     check("phone number")  # a select
     person.open("/profile")
     person.enable_2fa()
