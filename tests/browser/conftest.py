@@ -18,6 +18,7 @@ import threading
 import time
 from pathlib import Path
 
+import pyotp
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
@@ -256,6 +257,8 @@ class Person:
         self.steps = 0
         self.last_status = None
         self.recovery_codes = []
+        self.app_keys = {}  # an authenticator app's name -> its key, read off the setup page
+        self.app_steps = {}  # an authenticator app's name -> the 30-second step of its last code used
 
     # -- plumbing ---------------------------------------------------------------------------
     def snap(self, name, field_errors=0):
@@ -431,7 +434,9 @@ class Person:
         expect(self.alert()).to_have_text("You are logged out.")
         self.snap("logged out")
 
-    def log_in(self, password=PASSWORD, expect_code=True):
+    def log_in(self, password=PASSWORD, expect_code=True, app=None):
+        """The password; then the code page (`app`: the authenticator app named so is used last,
+        so its code is asked for and nothing is sent), or the profile when no code is asked."""
         self.open("/auth/login")
         self.page.get_by_label("Username").fill(self.username)
         self.page.get_by_label("Password").fill(password)
@@ -440,7 +445,13 @@ class Person:
         if expect_code:
             self.at("/auth/verify", "code")
             expect(self.page.get_by_label("Verification code")).to_be_visible()
-            self.snap("password accepted, code asked")
+            if app:
+                expect(self.page.get_by_text(
+                    f"Enter the 6-digit code that your authenticator app '{app}' shows now.", exact=True)).to_be_visible()
+                for button in ("Resend code", "Call me instead"):
+                    expect(self.page.get_by_role("button", name=button)).to_have_count(0)
+                assert self.fake.sends[sends:] == [], "an authenticator app's login sends nothing"
+            self.snap("password accepted, app code asked" if app else "password accepted, code asked")
         else:
             self.at_profile()
             assert self.fake.sends[sends:] == [], "no code is sent when none is asked"
@@ -464,6 +475,103 @@ class Person:
         self.submit("Verify", 200)
         self.at_profile()
         self.snap("code accepted")
+
+    # -- authenticator apps -------------------------------------------------------------------
+    def app_code(self, name):
+        """The code the app `name` shows now. A code is accepted once per 30-second step: when the
+        last one used is from this step, wait for the next step (at most 30 s)."""
+        step = int(time.time()) // 30
+        if step <= self.app_steps.get(name, -1):
+            time.sleep((self.app_steps[name] + 1) * 30 - time.time() + 0.2)
+            step = int(time.time()) // 30
+        self.app_steps[name] = step
+        return pyotp.TOTP(self.app_keys[name]).at(step * 30)
+
+    def set_up_authenticator(self, name, phone=None):
+        """From the profile: "Set up an authenticator app", confirm it's you (the password; with
+        2FA, a code sent to `phone` too), then the setup page: a QR code, the key written out and as
+        a link, a name and the app's code. Returns the key."""
+        self.open("/profile")
+        self.page.get_by_role("link", name="Set up an authenticator app", exact=True).click()
+        if phone:
+            self.confirm_its_me(phone)
+        else:
+            self.at("/auth/reauthenticate", "^Confirm it's you$")
+            expect(self.page.get_by_text("You are confirming it's you to set up an authenticator app.")).to_be_visible()
+            self.page.get_by_label("Password").fill(PASSWORD)
+            self.submit("Confirm", 200)
+        self.at("/profile/authenticator-app", "^Set up an authenticator app$")
+        expect(self.page.get_by_role("img", name="QR code for your authenticator app", exact=True)).to_be_visible()
+        written = self.page.locator("#setup-key").inner_text().strip()
+        assert re.fullmatch(r"([A-Z2-7]{4} ){7}[A-Z2-7]{4}", written), written
+        key = written.replace(" ", "")
+        uri = pyotp.parse_uri(self.page.get_by_role("link", name="open the key in the app", exact=True).get_attribute("href"))
+        assert (uri.secret, uri.name) == (key, self.username), uri
+        expect(self.page.get_by_label("Name", exact=True)).to_have_value("Authenticator app")
+        self.snap("authenticator app setup")
+        self.app_keys[name] = key
+        self.page.get_by_label("Name", exact=True).fill(name)
+        self.page.get_by_label("Verification code").fill(self.app_code(name))
+        self.submit("Set up", 200)
+        what = f"Authenticator app '{name}'"
+        if phone:  # another way to log in
+            self.at_profile()
+            expect(self.alert()).to_have_text(f"Your authenticator app is set up. {what} can now be used to log in.")
+        else:  # the first: 2FA is on once the recovery codes are saved
+            expect(self.alert()).to_have_text("Your authenticator app is set up. One last step: save your recovery codes.")
+            self.save_recovery_codes()
+            self.at_profile()
+            expect(self.alert().first).to_contain_text(
+                "Two-factor authentication is on. Each login will now ask for a code from your authenticator app.")
+        expect(self.ways_to_log_in().get_by_text(what, exact=True)).to_be_visible()
+        expect(self.page.get_by_role("link", name=f"Remove {what}", exact=True)).to_be_visible()
+        self.snap("authenticator app set up")
+        return key
+
+    def enter_app_code(self, name):
+        self.page.get_by_label("Verification code").fill(self.app_code(name))
+        self.submit("Verify", 200)
+        self.at_profile()
+        expect(self.alert()).to_have_text("You are logged in.")
+        self.snap("app code accepted")
+
+    def use_another_way(self, words, ways, phone=PHONE, channel="sms"):
+        """On the code page, "Use another way": every way in words (`ways`, the one in use chosen
+        first), then `words` and Continue; a phone way sends a code and leads back to the code page."""
+        self.page.get_by_role("link", name="Use another way", exact=True).click()
+        self.at("/auth/verify/another", "^Use another way$")
+        choice = self.page.get_by_role("group", name="How do you want to confirm it's you?", exact=True)
+        expect(choice.get_by_role("radio")).to_have_count(len(ways))
+        for way in ways:
+            expect(choice.get_by_role("radio", name=way, exact=True)).to_be_visible()
+        expect(choice.get_by_role("radio", name=ways[0], exact=True)).to_be_checked()
+        self.snap("another way")
+        choice.get_by_role("radio", name=words, exact=True).check()
+        self.server.let_cooldown_pass(phone)  # a code to this number (confirming it's you) may be a moment old
+        sends = len(self.fake.sends)
+        self.submit("Continue", 200)
+        self.at("/auth/verify", "^Enter your code$")
+        assert [(s["to"], s["channel"]) for s in self.fake.sends[sends:]] == [(phone, channel)]
+        self.snap("another way chosen, code sent")
+
+    def remove_method(self, what, phone=PHONE):
+        """From the profile: "Remove" beside a way to log in, confirm it's you (the password and a
+        code sent to `phone`, the way used last), then the confirmation page."""
+        self.open("/profile")
+        self.page.get_by_role("link", name=f"Remove {what}", exact=True).click()
+        self.server.let_cooldown_pass(phone)  # the login's code was sent a moment ago
+        self.confirm_its_me(phone)
+        expect(self.page).to_have_url(re.compile(re.escape(self.server.url) + r"/profile/methods/\d+/remove$"))
+        expect(self.heading()).to_have_text(f"Remove {what}")
+        self.snap("remove a way to log in")
+        self.submit("Remove", 200)
+        self.at_profile()
+        expect(self.alert()).to_contain_text(f"{what} is removed: it can no longer be used to log in.")
+        expect(self.ways_to_log_in().get_by_text(what, exact=True)).to_have_count(0)
+        self.snap("way removed")
+
+    def ways_to_log_in(self):
+        return self.page.get_by_role("list", name="Your ways to log in")
 
     def resend_area(self):
         return self.page.locator("[data-countdown]")
