@@ -44,7 +44,7 @@ class Event:
 def profile_lists(user, events_limit, with_2fa=True):
     """(methods, oldest first; remembered browsers, most recently used first; the latest
     `events_limit` events). Without 2FA there are no methods or browsers to read."""
-    no_time = sa.type_coerce(sa.null(), UTCDateTime())
+    no_time = sa.cast(sa.null(), UTCDateTime())  # typed: PostgreSQL reads a bare NULL as text in a UNION
     latest = (
         sa.select(
             sa.literal("event").label("row"), SecurityEvent.id, SecurityEvent.kind.label("text"),

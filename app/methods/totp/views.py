@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from flask import current_app, redirect, render_template, session, url_for
 from flask_login import current_user, login_required
 from markupsafe import Markup
+from sqlalchemy.exc import IntegrityError
 
 from app import encryption
 from app.extensions import db, limiter
@@ -60,5 +61,9 @@ def add_authenticator():
     session.pop(PENDING, None)
     if db.session.scalar(sa.select(sa.exists().where(TwoFactorMethod.lookup == lookup_of(secret)))):
         return redirect(url_for("profile.index"))  # the same setup, confirmed a moment ago
-    return add(current_user._get_current_object(), new_method(secret, form.name.data.strip(), step),
-               "Your authenticator app is set up.")
+    try:
+        return add(current_user._get_current_object(), new_method(secret, form.name.data.strip(), step),
+                   "Your authenticator app is set up.")
+    except IntegrityError:  # the same setup, confirmed at the same moment in another tab: one method
+        db.session.rollback()
+        return redirect(url_for("profile.index"))
