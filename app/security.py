@@ -16,6 +16,7 @@ AUTH_AT = "authenticated_at"  # when the login completed, for the absolute timeo
 REMEMBERED = "remembered"  # "Remember me" was ticked: the session lasts REMEMBER_LIFETIME
 FINGERPRINT = "client_fingerprint"  # the browser the session is bound to
 NETWORK = "client_network"  # the network it was last used from (a change is an event, not an end)
+BROWSER = "client_browser"  # the browser in words (short_user_agent) at login, for "Where you're logged in"
 
 
 def is_safe_next(target):
