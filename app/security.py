@@ -100,6 +100,14 @@ def recently_reauthenticated():
     return isinstance(at, (int, float)) and 0 <= time.time() - at <= window
 
 
+def recently_logged_in_or_reauthenticated():
+    """Ending other sessions needs less than a sensitive change: the login itself counts when it is
+    as recent as a re-authentication must be (SUDO_MINUTES)."""
+    at = session.get(AUTH_AT)
+    window = current_app.config["SUDO_MINUTES"] * 60
+    return recently_reauthenticated() or (isinstance(at, (int, float)) and 0 <= time.time() - at <= window)
+
+
 def sudo_required(view):
     """Sensitive settings need the password (and a second factor, with 2FA) typed in the last few
     minutes to confirm it's you. A fresh login is not enough, not even to add a first factor:
