@@ -24,6 +24,7 @@ TWO_FACTOR_DISABLED = "2fa_disabled"
 REAUTHENTICATED = "reauthenticated"
 LOGGED_OUT = "logged_out"
 SESSIONS_REVOKED = "sessions_revoked"
+SESSION_ENDED = "session_ended"
 RECOVERY_CODE_USED = "recovery_code_used"
 RECOVERY_CODE_FAILED = "recovery_code_failed"
 RECOVERY_CODES_GENERATED = "recovery_codes_generated"
@@ -52,6 +53,7 @@ DESCRIPTIONS = {
     REAUTHENTICATED: "Confirmed it's you before a change to your security settings",
     LOGGED_OUT: "Logged out",
     SESSIONS_REVOKED: "Logged out on your other browsers",
+    SESSION_ENDED: "Logged out on one of your other browsers",
     RECOVERY_CODE_USED: "Recovery code used",
     RECOVERY_CODE_FAILED: "Wrong recovery code entered",
     RECOVERY_CODES_GENERATED: "New recovery codes created; the old ones stopped working",

@@ -320,6 +320,8 @@ class ServerSession(db.Model):
 
     `id` is the SHA-256 of the random id in the cookie, so a copy of this table lets no one in.
     `user_id` lets every session of an account be ended at once (deletion, a factor change).
+    `last_seen_at` is when it last served a request (to the minute: app.session_store.TOUCH_AFTER),
+    for "Where you're logged in"; empty for a session from before it was kept.
     """
 
     __tablename__ = "sessions"
@@ -328,3 +330,4 @@ class ServerSession(db.Model):
     user_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
     data: so.Mapped[bytes] = so.mapped_column(sa.LargeBinary)
     expires_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), index=True)
+    last_seen_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())

@@ -16,6 +16,7 @@ AUTH_AT = "authenticated_at"  # when the login completed, for the absolute timeo
 REMEMBERED = "remembered"  # "Remember me" was ticked: the session lasts REMEMBER_LIFETIME
 FINGERPRINT = "client_fingerprint"  # the browser the session is bound to
 NETWORK = "client_network"  # the network it was last used from (a change is an event, not an end)
+BROWSER = "client_browser"  # the browser in words (short_user_agent) at login, for "Where you're logged in"
 
 
 def is_safe_next(target):
@@ -97,6 +98,14 @@ def recently_reauthenticated():
     at = session.get(REAUTH_KEY)
     window = current_app.config["SUDO_MINUTES"] * 60
     return isinstance(at, (int, float)) and 0 <= time.time() - at <= window
+
+
+def recently_logged_in_or_reauthenticated():
+    """Ending other sessions needs less than a sensitive change: the login itself counts when it is
+    as recent as a re-authentication must be (SUDO_MINUTES)."""
+    at = session.get(AUTH_AT)
+    window = current_app.config["SUDO_MINUTES"] * 60
+    return recently_reauthenticated() or (isinstance(at, (int, float)) and 0 <= time.time() - at <= window)
 
 
 def sudo_required(view):

@@ -7,7 +7,8 @@ random id; the cookie then holds only that id and the store only its SHA-256, so
 lets no one in. A stored session is only ever updated where it still exists, so a request that was
 in flight when its session ended (logout, a factor change) cannot bring it back; only a session
 started in this very request is inserted. Both stores index sessions by user, so every session of
-an account can be ended at once.
+an account can be listed ("Where you're logged in") or ended at once. Each also keeps when the
+session last served a request, to within TOUCH_AFTER.
 """
 import hashlib
 import logging
@@ -32,8 +33,8 @@ ANONYMOUS_KEYS = frozenset({"csrf_token"})
 # A server-side session lives while it holds one of these: a logged-in user or a pending login.
 ANCHOR_KEYS = ("_user_id", "pending_login_user_id")
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32)
-# An unchanged session's expiry is pushed forward at most this often: reading a page then costs
-# no write, and the idle timeout is exact to within this much.
+# An unchanged session's expiry (and when it was last seen) is pushed forward at most this often:
+# reading a page then costs no write, and the idle timeout is exact to within this much.
 TOUCH_AFTER = timedelta(seconds=60)
 
 
@@ -48,7 +49,8 @@ def now():
 class Session(CallbackDict, SessionMixin):
     """Flask's session, plus where it lives: `session_id` is None while it is anonymous."""
 
-    def __init__(self, data=None, session_id=None, stored=False, expires_at=None, user_id=None, cookie=None):
+    def __init__(self, data=None, session_id=None, stored=False, expires_at=None, user_id=None, cookie=None,
+                 last_seen=None):
         def on_update(session):
             session.modified = True
 
@@ -56,6 +58,7 @@ class Session(CallbackDict, SessionMixin):
         self.session_id = session_id
         self.stored = stored  # loaded from the store: only ever updated, never inserted again
         self.expires_at = expires_at
+        self.last_seen = last_seen  # when the store last heard of it (None: not kept yet)
         self.user_id = user_id
         self.cookie = cookie  # the cookie value the request came with
         self.user = None  # the user row loaded with the session, when the store could join it
@@ -117,6 +120,14 @@ class ServerSideSessions(SessionInterface):
         keep = store_key(except_session.session_id) if except_session is not None and except_session.on_server else None
         return self.backend.delete_for_user(user_id, keep)
 
+    def list_for_user(self, user_id):
+        """The live sessions of `user_id` (pending logins too), each with its store key."""
+        return self.backend.list_for_user(user_id, now())
+
+    def end_listed(self, user_id, key):
+        """Ends the session of `user_id` stored under `key` (from `list_for_user`)."""
+        self.backend.delete(key, user_id)
+
     # -- Flask's interface --------------------------------------------------------------------
     def open_session(self, app, request):
         raw = request.cookies.get(self.get_cookie_name(app))
@@ -131,7 +142,7 @@ class ServerSideSessions(SessionInterface):
             if found is None:
                 return Session(cookie=raw)
             session = Session(found.data, session_id=raw, stored=True, expires_at=found.expires_at,
-                              user_id=found.user_id, cookie=raw)
+                              user_id=found.user_id, cookie=raw, last_seen=found.last_seen)
             session.user = found.user
             return session
         try:
@@ -152,9 +163,10 @@ class ServerSideSessions(SessionInterface):
 
     def _save_on_server(self, app, session, response):
         key = store_key(session.session_id)
-        expires_at = now() + lifetime_of(app, session)
+        seen = now()
+        expires_at = seen + lifetime_of(app, session)
         if not session.stored:
-            self.backend.insert(key, dict(session), expires_at, session.user_id)
+            self.backend.insert(key, dict(session), expires_at, session.user_id, seen=seen)
             if random.randrange(self.prune_one_in) == 0:
                 self.backend.prune(now())
                 events.prune(app.config["SECURITY_EVENT_RETENTION_DAYS"])
@@ -162,10 +174,12 @@ class ServerSideSessions(SessionInterface):
             self._set_cookie(app, response, session.session_id, expires_at if session.permanent else None)
         elif session.modified:
             # Updated only where it still exists: a session ended meanwhile stays ended.
-            self.backend.update(key, dict(session), expires_at, session.user_id)
+            self.backend.update(key, dict(session), expires_at, session.user_id, seen=seen)
             self.backend.commit()
-        elif session.expires_at is None or expires_at - session.expires_at >= TOUCH_AFTER:
-            self.backend.touch(key, expires_at, session.user_id)
+        elif (session.expires_at is None or expires_at - session.expires_at >= TOUCH_AFTER
+              or session.last_seen is None or seen - session.last_seen >= TOUCH_AFTER):
+            # (A remembered session's expiry stays put: only its "last seen" moves.)
+            self.backend.touch(key, expires_at, session.user_id, seen=seen)
             self.backend.commit()
 
     def _save_anonymous(self, app, session, response):

@@ -136,9 +136,16 @@ def one_journey(app, fake, number):
 
 
 def every_other_post(go, app, fake, username, phone, number):
-    """The forms the journey has not sent yet, each once: the password, new recovery codes, a new
-    number, a recovery-code login, a remembered browser forgotten, a resend, 2FA off, deletion.
+    """The forms the journey has not sent yet, each once: another browser logged out, then every
+    other one, the password, new recovery codes, a new number, a recovery-code login, a remembered browser forgotten, a resend, 2FA off, deletion.
     Changes that end the account's other sessions find one to end."""
+    another_browser(app, fake, username, PASSWORD, phone)
+    page = go.client.get("/profile/sessions").get_data(as_text=True)
+    go("log out another browser", "POST", re.search(r'action="(/profile/sessions/[0-9a-f]{32}/end)"', page)[1], {},
+       csrf_from="/profile/sessions", expect=302)
+    another_browser(app, fake, username, PASSWORD, phone)
+    go("log out everywhere else", "POST", "/profile/sessions/end-others", {}, csrf_from="/profile/sessions",
+       expect=302)
     another_browser(app, fake, username, PASSWORD, phone)
     password = PASSWORD + " changed"
     go("change password", "POST", "/profile/password", {"password": password, "password2": password},

@@ -229,6 +229,13 @@ def scenario(endpoint, app, fake, n):
         url = (f"/profile/devices/{device_id(app, name)}/forget" if endpoint == "profile.forget_device"
                else "/profile/devices/forget-all")
         return Scenario(browser, url, form_url="/profile")
+    if endpoint in ("profile.end_session", "profile.end_other_sessions"):
+        browser = user_without_2fa(app, fake, name)
+        assert new_browser(app, fake).login(name).status_code == 302  # a session to end
+        page = browser.client.get("/profile/sessions").get_data(as_text=True)
+        url = (re.search(r'action="(/profile/sessions/[0-9a-f]{32}/end)"', page)[1]
+               if endpoint == "profile.end_session" else "/profile/sessions/end-others")
+        return Scenario(browser, url, form_url="/profile/sessions")
     if endpoint == "profile.change_password":
         return Scenario(user_without_2fa(app, fake, name), "/profile/password",
                         {"password": "a new password", "password2": "a new password"})

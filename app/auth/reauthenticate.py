@@ -36,6 +36,7 @@ PURPOSES = {
     "profile.regenerate_recovery_codes": "create new recovery codes",
     "profile.change_password": "change your password",
     "profile.delete_account": "delete your account",
+    "profile.sessions": "log out your other browsers",
 }
 ANY_PURPOSE = "change your security settings"
 

@@ -5,7 +5,8 @@ from flask import current_app, session
 from flask_login import login_user, logout_user
 
 from app import events
-from app.security import AUTH_AT, FINGERPRINT, NETWORK, REMEMBERED, client_fingerprint, client_network
+from app.security import (AUTH_AT, BROWSER, FINGERPRINT, NETWORK, REMEMBERED, client_fingerprint, client_network,
+                          short_user_agent)
 
 
 def start_server_session(user):
@@ -26,6 +27,7 @@ def complete_login(user, remember):
     session[REMEMBERED] = bool(remember)
     session[FINGERPRINT] = client_fingerprint()
     session[NETWORK] = client_network()
+    session[BROWSER] = short_user_agent()[:60]
 
 
 def refresh_login(user, *changes):

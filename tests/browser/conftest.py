@@ -626,6 +626,37 @@ class Person:
         assert [(s["to"], s["channel"]) for s in self.fake.sends[sends:]] == [(phone, "call")]
         self.snap("calling")
 
+    def see_where_logged_in(self, browsers):
+        """From the profile to "Where you're logged in": `browsers` (in words, this one first),
+        this one marked, "Log out" on each other."""
+        self.open("/profile")
+        self.page.get_by_role("link", name="See where you're logged in").click()
+        self.at("/profile/sessions", "^Where you're logged in$")
+        rows = self.page.get_by_role("list", name="Browsers logged in").get_by_role("listitem")
+        expect(rows).to_have_count(len(browsers))
+        for row, browser in zip(rows.all(), browsers):
+            expect(row).to_contain_text(browser)
+        expect(rows.first.get_by_text("This browser", exact=True)).to_be_visible()
+        expect(rows.first.get_by_role("button")).to_have_count(0)
+        self.snap("where you're logged in")
+
+    def log_out_browser(self, browser, network="127.0.0.1"):
+        """'Log out' on another browser's row: it is logged out at once, this one stays."""
+        with self.page.expect_navigation() as navigation:
+            self.page.get_by_role("button", name=re.compile(f"^Log out {re.escape(browser)} from ")).click()
+        self.last_status = navigation.value.status
+        self.at("/profile/sessions", "^Where you're logged in$")
+        expect(self.alert()).to_have_text(f"Logged out: {browser}, {network}.")
+        expect(self.page.get_by_role("list", name="Browsers logged in").get_by_role("listitem")).to_have_count(1)
+        expect(self.page.get_by_text("You aren't logged in anywhere else.")).to_be_visible()
+        self.snap("another browser logged out")
+
+    def finds_itself_logged_out(self):
+        """The next page this browser opens asks it to log in."""
+        self.open("/profile")
+        self.at("/auth/login", "^Log in$")
+        self.snap("logged out from another browser")
+
     def disable_2fa(self, phone=PHONE):
         """Sudo mode first: the password, then a code; then the confirmation."""
         self.open("/profile")
