@@ -177,7 +177,7 @@ def test_the_lock_is_shared_by_every_method(app, auth, client, fake, clock):
     clock.shift(60)
     wait_out_cooldown(app)
     log_in_to_code_page(auth, fake)  # the app: used last
-    phone_way = f"{method_id(app)}:sms"
+    phone_way = "phone:sms"
     assert auth.post("/auth/verify/another", {"way": phone_way}).headers["Location"] == "/auth/verify"
     for _ in range(2):
         assert auth.post("/auth/verify", {"code": "000000" if fake.last_code(PHONE) != "000000" else "111111"}).status_code == 401
@@ -205,7 +205,7 @@ def test_the_method_used_last_comes_first_and_another_way_can_be_chosen(app, aut
         assert words in choice, words
     assert "WhatsApp" not in choice  # not in VERIFY_CHANNELS
     wait_out_cooldown(app)
-    response = auth.post("/auth/verify/another", {"way": f"{method_id(app)}:call"})
+    response = auth.post("/auth/verify/another", {"way": "phone:call"})
     assert response.headers["Location"] == "/auth/verify"
     assert [s["channel"] for s in fake.sends[sends:]] == ["call"]
     assert "We sent a code by phone call to your phone number ending in 56." in text(client.get("/auth/verify"))

@@ -168,11 +168,11 @@ def scenario(endpoint, app, fake, n):
     if endpoint == "auth.another_way":
         browser, _ = pending_login(app, fake, name, phone)
         wait_out_cooldown(app, phone)
-        return Scenario(browser, "/auth/verify/another", {"way": f"{method_id(app, name)}:call"})
+        return Scenario(browser, "/auth/verify/another", {"way": "phone:call"})
     if endpoint == "auth.reauthenticate_another_way":
         browser, _, code_url = reauth_code_step(app, fake, name, phone)
         wait_out_cooldown(app, phone)
-        return Scenario(browser, code_url.replace("/code?", "/another?"), {"way": f"{method_id(app, name)}:call"})
+        return Scenario(browser, code_url.replace("/code?", "/another?"), {"way": "phone:call"})
     if endpoint == "profile.add_authenticator":
         browser = user_without_2fa(app, fake, name)
         page = browser.client.get("/profile/authenticator-app").get_data(as_text=True)

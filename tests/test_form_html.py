@@ -31,7 +31,7 @@ def make(cls, formdata):
     form = cls(*args, formdata=formdata)
     for field in form:
         if field.type == "RadioField" and not field.choices:  # choices come with the page
-            field.choices = [("7:sms", 'Text "message" <to> 56'), ("recovery", "Recovery code")]
+            field.choices = [("phone:sms", 'Text "message" <to> 56'), ("recovery", "Recovery code")]
             field.data = "recovery"
     return form
 

@@ -102,10 +102,10 @@ class AnotherWayForm(AppForm):
     submit = SubmitField("Continue")
 
     @classmethod
-    def of(cls, chosen):
+    def of(cls, ways):
         """The form for this step: the way in use first (preselected), the others, a recovery code."""
         form = cls()
-        form.way.choices = [(way.key, way.words) for way in [chosen.way, *chosen.others]] + [(RECOVERY_WAY, "Recovery code")]
+        form.way.choices = [(way.key, way.words) for way in ways] + [(RECOVERY_WAY, "Recovery code")]
         if not form.is_submitted():
-            form.way.data = chosen.way.key
+            form.way.data = ways[0].key
         return form

@@ -94,8 +94,7 @@ def another_way():
     pending, user = pending_user_or_restart()
     if pending is None:
         return user
-    chosen, _page = login_step(user, pending)
-    form = AnotherWayForm.of(chosen)
+    form = AnotherWayForm.of(methods.every_way(user, pending.way))
     if not form.validate_on_submit():
         page = render_template("auth/another_way.html", form=form, back=url_for("auth.verify"))
         return page, 400 if form.errors else 200

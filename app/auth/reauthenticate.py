@@ -212,8 +212,8 @@ def reauthenticate_another_way():
     next_url = request.args.get("next", "")
     if code_step_attempts() is None:
         return back_to_password(next_url)
-    chosen, _page = reauth_step(next_url)
-    form = AnotherWayForm.of(chosen)
+    state = session.get(PASSWORD_OK)
+    form = AnotherWayForm.of(methods.every_way(current_user, state.get("way") if isinstance(state, dict) else None))
     if not form.validate_on_submit():
         page = render_template("auth/another_way.html", form=form,
                                back=url_for("auth.reauthenticate_code", next=next_url))

@@ -60,7 +60,7 @@ def default_way(methods):
 class Chosen:
     way: Way
     method: TwoFactorMethod
-    others: list  # the other ways, for "Use another way"
+    others: list  # whether there are other ways, for "Use another way"
 
     def challenge(self):
         return kind_of(self.method).challenge(self.method, self.way.channel)
@@ -69,6 +69,9 @@ class Chosen:
 def choose(user, key=None):
     """The way `key` names among the user's (else the default one), with its method; None when
     the user has no method left."""
+    quick = _phone_way(user, key)
+    if quick is not None:
+        return quick
     methods = methods_of(user)
     offered = ways(methods)
     way = next((way for way in offered if way.key == key), None) or default_way(methods)
@@ -78,10 +81,37 @@ def choose(user, key=None):
     return Chosen(way, method, [other for other in offered if other != way])
 
 
+def _phone_way(user, key):
+    """A phone's way, built from the user row alone (its number loads with the user): a code page
+    of the most common kind reads no method. Its `others` only tell whether there are any; the
+    page that lists them reads them (`every_way`)."""
+    from app.methods import phone
+
+    if user.phone is None or not key or not key.startswith(phone.KEY_PREFIX):
+        return None
+    channel = key[len(phone.KEY_PREFIX):]
+    method = TwoFactorMethod(kind=PHONE, phone=user.phone, user_id=user.id)
+    way = next((way for way in phone.ways(method) if way.channel == channel), None)
+    if way is None:
+        return None
+    others = [other for other in phone.ways(method) if other != way] + ([None] if user.method_count > 1 else [])
+    return Chosen(way, method, others)
+
+
+def every_way(user, key):
+    """The way chosen, then every other way of the user's methods (for "Use another way")."""
+    methods = methods_of(user)
+    offered = ways(methods)
+    chosen = next((way for way in offered if way.key == key), None) or default_way(methods)
+    return [chosen, *[way for way in offered if way != chosen]]
+
+
 def mark_used(method):
     """The method proved it's you just now (committed with the step it completes)."""
+    which = (TwoFactorMethod.id == method.id if method.id is not None else
+             sa.and_(TwoFactorMethod.user_id == method.user_id, TwoFactorMethod.kind == method.kind))
     db.session.execute(
-        sa.update(TwoFactorMethod).where(TwoFactorMethod.id == method.id).values(last_used_at=utcnow())
+        sa.update(TwoFactorMethod).where(which).values(last_used_at=utcnow())
         .execution_options(synchronize_session=False)
     )
 

@@ -7,6 +7,7 @@ from app.methods import Way
 from app.phones import last_digits
 from app.security import mask_phone
 
+KEY_PREFIX = "phone:"  # a user has one phone: its ways are named without the method's id
 WAY_WORDS = {
     "sms": "Text message to your phone ending in {}",
     "call": "Call your phone ending in {}",
@@ -14,9 +15,15 @@ WAY_WORDS = {
 }
 
 
+class PhoneWay(Way):
+    @property
+    def key(self):
+        return KEY_PREFIX + self.channel
+
+
 def ways(method):
     digits = last_digits(method.phone)
-    return [Way(method.id, channel, words.format(digits)) for channel, words in WAY_WORDS.items()
+    return [PhoneWay(method.id, channel, words.format(digits)) for channel, words in WAY_WORDS.items()
             if channel in current_app.config["VERIFY_CHANNELS"]]
 
 
