@@ -4,7 +4,7 @@ import re
 import pytest
 
 from app import security
-from app.profile import phone as profile_phone
+from app.methods.phone import views as profile_phone
 from tests.conftest import PASSWORD, PHONE, PHONE_NATIONAL, page_text
 from tests.support import (
     ShiftedClock,

@@ -7,11 +7,12 @@ from werkzeug.datastructures import MultiDict
 from app import form_html
 from app.auth import forms as auth_forms
 from app.forms import AppForm
+from app.methods.phone import forms as phone_forms
 from app.methods.totp import forms as totp_forms
 from app.profile import forms as profile_forms
 
 FORMS = sorted(
-    {cls for module in (auth_forms, profile_forms, totp_forms) for _, cls in inspect.getmembers(module, inspect.isclass)
+    {cls for module in (auth_forms, profile_forms, phone_forms, totp_forms) for _, cls in inspect.getmembers(module, inspect.isclass)
      if issubclass(cls, AppForm) and cls is not AppForm},
     key=lambda cls: cls.__name__,
 )

@@ -1,5 +1,5 @@
 """The profile page, with its reminders, and turning two-factor authentication off (turning it
-on and changing the phone are in profile.phone)."""
+on and adding a way to log in are in app/methods/<kind>/views.py)."""
 from datetime import datetime, timezone
 
 from flask import flash, redirect, render_template, request, url_for

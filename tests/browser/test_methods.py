@@ -5,7 +5,7 @@ read off the setup page, and a second code from the app waits for the next 30-se
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import PHONE
+from tests.conftest import PASSWORD, PHONE
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -42,3 +42,25 @@ def test_another_way_at_login_without_javascript(new_context, person_factory, su
     person.enter_code()
     person.remove_method(APP_WHAT)
     expect(person.ways_to_log_in().get_by_role("listitem")).to_have_count(1)
+
+
+@pytest.mark.app_settings(REQUIRE_TWO_FACTOR=True)
+def test_required_two_factor_leads_to_setting_one_up(new_context, person_factory):
+    """REQUIRE_TWO_FACTOR=1, without JavaScript: after sign-up every page leads to "Set up
+    two-factor authentication" until a way to log in is on; then the profile says it can't go."""
+    page = new_context(java_script_enabled=False).new_page()
+    person = person_factory(page, scripts=False)
+    person.open("/auth/register")
+    page.get_by_label("Username").fill(person.username)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Repeat password").fill(PASSWORD)
+    person.submit("Sign up", 200)
+    person.at("/profile/2fa/required", "^Set up two-factor authentication$")
+    expect(page.get_by_text("Your organisation requires two-factor authentication (2FA)")).to_be_visible()
+    person.snap("2fa required")
+    person.open("/profile/password")
+    person.at("/profile/2fa/required", "^Set up two-factor authentication$")
+    person.set_up_authenticator("Tablet")  # from the required page's own link
+    expect(page.get_by_role("link", name="Disable 2FA")).to_have_count(0)
+    expect(page.get_by_text("your last way to log in can't be removed")).to_be_visible()
+    person.snap("2fa required and on")

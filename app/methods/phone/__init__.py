@@ -1,5 +1,5 @@
 """The phone: one verified number; codes go to it by text, call or WhatsApp (VERIFY_CHANNELS)
-through the verification seam. Its pages (add, confirm, change) are in app/profile/phone.py."""
+through the verification seam. Its pages (add, confirm, change) are in views.py, on the profile's blueprint."""
 from flask import current_app
 
 from app.codes import check_code

@@ -18,7 +18,7 @@ from app.methods.phone import PhoneChallenge
 from app.models import PHONE, TwoFactorMethod
 from app.phones import country_of, default_country
 from app.profile import bp
-from app.profile.forms import PhoneForm
+from app.methods.phone.forms import PhoneForm
 from app.profile.methods import add
 from app.security import mask_phone, sudo_required
 from app.throttle import Throttled
