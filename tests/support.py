@@ -86,6 +86,21 @@ def method_id(app, username="alice", kind="phone"):
             TwoFactorMethod.user_id == user.id, TwoFactorMethod.kind == kind).order_by(TwoFactorMethod.id.desc()))
 
 
+def start_with(app_env, tmp_path, **settings):
+    """`from main import app` in a process of its own, with Twilio set up and `settings`: how a
+    refusal at start is seen (its exit status and what it printed)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "VERIFY_", "TEST_", "PYTEST_"))}
+    env.update({
+        "APP_ENV": app_env, "DATABASE_URL": f"sqlite:///{tmp_path}/app.db",
+        "SECRET_KEY": secrets.token_hex(32), "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "TRUSTED_HOSTS": "localhost", "VERIFY_PROVIDER": "twilio", "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "TWILIO_AUTH_TOKEN": "token", "TWILIO_VERIFY_SERVICE_ID": "VA" + "0" * 32,
+        "RATELIMIT_STORAGE_URI": "memory://", "RATELIMIT_ALLOW_MEMORY": "1", **settings,
+    })
+    return subprocess.run([sys.executable, "-c", "from main import app"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
 # -- Browsers -----------------------------------------------------------------------------------
 
 def new_browser(app, fake, user_agent=None, ip=None, cookies=None):

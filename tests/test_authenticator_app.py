@@ -40,6 +40,14 @@ def app_only_user(auth, name="Phone"):
     return key
 
 
+def logged_in_with_the_app(auth, fake, clock, key):
+    """alice logs in with the app's code, then the clock moves to the next step (for another code)."""
+    clock.shift(60)
+    log_in_to_code_page(auth, fake)
+    auth.post("/auth/verify", {"code": code_at(key, datetime.now(UTC))})
+    clock.shift(30)
+
+
 def log_in_to_code_page(auth, fake):
     sends = len(fake.sends)
     response = auth.login()
@@ -242,10 +250,7 @@ def test_recovery_code_is_a_way_too(auth, client, fake, clock):
 
 def test_confirm_its_you_with_the_app(app, auth, client, fake, clock):
     key = app_only_user(auth)
-    clock.shift(60)
-    log_in_to_code_page(auth, fake)
-    auth.post("/auth/verify", {"code": code_at(key, datetime.now(UTC))})
-    clock.shift(30)
+    logged_in_with_the_app(auth, fake, clock, key)
     sends = len(fake.sends)
     response = auth.post("/auth/reauthenticate?next=/profile/2fa/disable", {"password": PASSWORD})
     code_page = response.headers["Location"]
@@ -276,10 +281,7 @@ def test_removing_one_of_two_methods_ends_other_sessions_and_is_an_event(app, au
 
 def test_removing_the_last_method_is_turning_2fa_off(app, auth, client, fake, clock):
     key = app_only_user(auth)
-    clock.shift(60)
-    log_in_to_code_page(auth, fake)
-    auth.post("/auth/verify", {"code": code_at(key, datetime.now(UTC))})
-    clock.shift(30)
+    logged_in_with_the_app(auth, fake, clock, key)
     remove = f"/profile/methods/{method_id(app, kind='totp')}/remove"
     assert client.get(remove).headers["Location"].startswith("/auth/reauthenticate")
     code_page = auth.post(f"/auth/reauthenticate?next={remove}", {"password": PASSWORD}).headers["Location"]

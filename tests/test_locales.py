@@ -1,23 +1,16 @@
 """The person's language: Locale on every send, from Accept-Language, matched against the
 languages Verify supports; VERIFY_DEFAULT_LOCALE and VERIFY_CODE_LENGTH checked at start."""
-import os
-import secrets
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
 
 from app import create_app
 from app.locales import VERIFY_LOCALES, match_locale
 from tests.conftest import PHONE, PHONE_NATIONAL, dispose_app, make_config
-from tests.support import NO_SEND_LIMITS, text, wait_out_cooldown
+from tests.support import NO_SEND_LIMITS, start_with, text, wait_out_cooldown
 
 pytestmark = pytest.mark.app_settings(**NO_SEND_LIMITS)
 
-ROOT = Path(__file__).resolve().parent.parent
 SPANISH_BROWSER = "es-MX,es;q=0.9,en;q=0.5"
 
 
@@ -191,15 +184,7 @@ def test_a_default_locale_verify_does_not_know_refuses_to_start(fake, value):
 @pytest.mark.parametrize("app_env", ["development", "production"])
 @pytest.mark.parametrize("value", ["3", "11", "six"])
 def test_the_process_exits_naming_verify_code_length(app_env, value, tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "VERIFY_", "TEST_", "PYTEST_"))}
-    env.update({
-        "APP_ENV": app_env, "VERIFY_CODE_LENGTH": value, "DATABASE_URL": f"sqlite:///{tmp_path}/app.db",
-        "SECRET_KEY": secrets.token_hex(32), "ENCRYPTION_KEYS": Fernet.generate_key().decode(), "TRUSTED_HOSTS": "localhost", "VERIFY_PROVIDER": "twilio", "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
-        "TWILIO_AUTH_TOKEN": "token", "TWILIO_VERIFY_SERVICE_ID": "VA" + "0" * 32,
-        "RATELIMIT_STORAGE_URI": "memory://", "RATELIMIT_ALLOW_MEMORY": "1",
-    })
-    result = subprocess.run([sys.executable, "-c", "from main import app"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = start_with(app_env, tmp_path, VERIFY_CODE_LENGTH=value)
     assert result.returncode != 0
     assert "VERIFY_CODE_LENGTH" in result.stderr and "Traceback" not in result.stderr
 

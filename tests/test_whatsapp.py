@@ -3,21 +3,14 @@ listed, sending to the same number through the same budgets and cooldown, never 
 call; absent, with addresses that answer 404, when not listed; a setting it can't use refuses to start."""
 import html
 import logging
-import os
 import re
-import secrets
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
 
 from app import create_app
 from tests.conftest import PASSWORD, PHONE, dispose_app, make_config
-from tests.support import NO_SEND_LIMITS, text, two_factor_user, wait_out_cooldown
+from tests.support import NO_SEND_LIMITS, start_with, text, two_factor_user, wait_out_cooldown
 
-ROOT = Path(__file__).resolve().parent.parent
 ALL_CHANNELS = pytest.mark.app_settings(VERIFY_CHANNELS="sms,call,whatsapp")
 WHATSAPP_BUTTON = "Send by WhatsApp instead"
 WHATSAPP_SENT = "We sent a code by WhatsApp message to your phone."
@@ -233,16 +226,7 @@ def test_channel_lists_the_app_can_use_start(fake, value, channels):
 
 @pytest.mark.parametrize(("app_env", "value"), [("development", "sms,fax"), ("production", "call,whatsapp")])
 def test_the_process_exits_naming_verify_channels(app_env, value, tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "VERIFY_", "TEST_", "PYTEST_"))}
-    env.update({
-        "APP_ENV": app_env, "VERIFY_CHANNELS": value, "DATABASE_URL": f"sqlite:///{tmp_path}/app.db",
-        "SECRET_KEY": secrets.token_hex(32), "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-        "TRUSTED_HOSTS": "localhost", "VERIFY_PROVIDER": "twilio", "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
-        "TWILIO_AUTH_TOKEN": "token", "TWILIO_VERIFY_SERVICE_ID": "VA" + "0" * 32,
-        "RATELIMIT_STORAGE_URI": "memory://", "RATELIMIT_ALLOW_MEMORY": "1",
-    })
-    result = subprocess.run([sys.executable, "-c", "from main import app"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = start_with(app_env, tmp_path, VERIFY_CHANNELS=value)
     assert result.returncode != 0
     assert "VERIFY_CHANNELS" in result.stderr and "Traceback" not in result.stderr
 
