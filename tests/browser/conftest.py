@@ -478,12 +478,14 @@ class Person:
 
     # -- authenticator apps -------------------------------------------------------------------
     def app_code(self, name):
-        """The code the app `name` shows now. A code is accepted once per 30-second step: when the
-        last one used is from this step, wait for the next step (at most 30 s)."""
-        step = int(time.time()) // 30
-        if step <= self.app_steps.get(name, -1):
-            time.sleep((self.app_steps[name] + 1) * 30 - time.time() + 0.2)
-            step = int(time.time()) // 30
+        """A code of the app `name` the server accepts now. A code is accepted once per 30-second
+        step, and the step before and after count too (clock drift): the earliest of those three
+        not used yet, so a setup and a login a moment apart need no wait (a fourth code would)."""
+        now = int(time.time()) // 30
+        step = max(now - 1, self.app_steps.get(name, now - 2) + 1)
+        if step > now + 1:
+            time.sleep((now + 1) * 30 - time.time() + 0.2)
+            return self.app_code(name)
         self.app_steps[name] = step
         return pyotp.TOTP(self.app_keys[name]).at(step * 30)
 
