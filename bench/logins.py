@@ -22,13 +22,19 @@ ROUNDS, LOGINS_PER_ROUND, PEOPLE_AT_ONCE = 5, 100, 8
 
 
 class PasswordCheckTimer:
-    """Times every call of werkzeug's check_password_hash made by the app, in the calling thread's CPU.
+    """Times every password hash the app computes, in the calling thread's CPU: each check
+    (app.passwords.verify_password) and each hash made anew (hash_password, when a login finds an
+    old hash). Argon2id with PASSWORD_ARGON2_PARALLELISM = 1, the default, runs in the calling
+    thread; with more lanes its other threads are not counted.
 
-    The app may import the function by name in any module, so every loaded `app.*` module that holds
-    it gets the timed one; `calls` shows that the hash was seen (a login that checked no password
-    would subtract nothing, and the report says so). `clock()` is the thread's CPU time with the
-    checks taken out, standing still while one runs: a profiler timed by it does not see them.
+    The app calls them through the module (`passwords.verify_password`), and any loaded `app.*`
+    module that imported one by name gets the timed one too; a call made inside a timed one (werkzeug's
+    check for an old hash) counts once. `calls` shows that the hash was seen (a login that checked
+    no password would subtract nothing, and the report says so). `clock()` is the thread's CPU time
+    with the hashes taken out, standing still while one runs: a profiler timed by it does not see them.
     """
+
+    TIMED = ("verify_password", "hash_password")
 
     def __init__(self):
         self.seconds, self.calls, self._since, self._patched = 0.0, 0, None, []
@@ -37,12 +43,10 @@ class PasswordCheckTimer:
         now = time.thread_time()
         return now - self.seconds - (now - self._since if self._since is not None else 0.0)
 
-    def __enter__(self):
-        import werkzeug.security
-
-        original = werkzeug.security.check_password_hash
-
+    def _timed(self, original):
         def timed(*args, **kwargs):
+            if self._since is not None:  # inside another timed call, which counts it
+                return original(*args, **kwargs)
             self._since = time.thread_time()
             try:
                 return original(*args, **kwargs)
@@ -51,17 +55,25 @@ class PasswordCheckTimer:
                 self._since = None
                 self.calls += 1
 
-        modules = [werkzeug.security] + [module for name, module in list(sys.modules.items())
-                                         if (name == "app" or name.startswith("app.")) and module is not None]
+        return timed
+
+    def __enter__(self):
+        from app import passwords
+
+        replacements = {getattr(passwords, name): self._timed(getattr(passwords, name)) for name in self.TIMED}
+        modules = [module for name, module in list(sys.modules.items())
+                   if (name == "app" or name.startswith("app.")) and module is not None]
         for module in modules:
-            if getattr(module, "check_password_hash", None) is original:
-                module.check_password_hash = timed
-                self._patched.append((module, original))
+            for name in self.TIMED:
+                original = getattr(module, name, None)
+                if original in replacements:
+                    setattr(module, name, replacements[original])
+                    self._patched.append((module, name, original))
         return self
 
     def __exit__(self, *exc):
-        for module, original in self._patched:
-            module.check_password_hash = original
+        for module, name, original in self._patched:
+            setattr(module, name, original)
 
 
 def in_process_login(client, person, fake):
