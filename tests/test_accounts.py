@@ -57,8 +57,8 @@ def test_register_validation(app, auth, client, username, password, password2, m
 
 
 @pytest.mark.parametrize(("username", "password"), [
-    ("abc", "12345678"),
-    ("a" * 32, "x" * 128),
+    ("abc", "k9wren!t"),
+    ("a" * 32, ("wren tide lamp " * 9)[:128]),
     ("Alice.Smith-2_b", PASSWORD),
 ])
 def test_register_boundaries_accepted(app, auth, username, password):

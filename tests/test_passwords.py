@@ -1,5 +1,5 @@
 """Passwords at today's standard: Argon2id at the settings' cost, werkzeug's scrypt and pbkdf2 hashes
-of older accounts made anew at their next login."""
+of older accounts made anew at their next login, and new passwords that are not easily guessed."""
 import re
 import subprocess
 import sys
@@ -10,16 +10,19 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher, Type
 from werkzeug.security import generate_password_hash
 
-from app import passwords
+from app import password_rules, passwords
 from app.extensions import db
 from app.models import SecurityEvent, User
 from tests.conftest import PASSWORD
-from tests.support import add_authenticator, expire_sudo, two_factor_user
+from tests.support import add_authenticator, expire_sudo, text, two_factor_user
 
 SCRYPT = "scrypt:1024:8:1"  # werkzeug's scrypt at a test's cost; production's old hashes were scrypt:32768:8:1
 PBKDF2 = "pbkdf2:sha256:1000"
 ARGON2_AT_TEST_COST = "$argon2id$v=19$m=8,t=1,p=1$"
 ROOT = Path(__file__).resolve().parent.parent
+HINT = "At least 8 characters. Avoid common passwords and your username."
+COMMON = "This password is too common: it is on lists attackers try first."
+USERNAME = "Your password can't contain your username"
 
 
 def stored_hash(app, username="alice"):
@@ -190,6 +193,94 @@ def test_an_unknown_username_costs_an_argon2_check_at_the_same_parameters(app, a
     assert len(checked) == 1 and checked[0].startswith(ARGON2_AT_TEST_COST)
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(SecurityEvent)) == 1
+
+
+# -- new passwords that are not easily guessed ----------------------------------------------------
+
+REFUSED = [
+    ("password", COMMON),
+    ("123456789", COMMON),
+    ("qwertyuiop", COMMON),
+    ("PassWord", COMMON),
+    ("  iloveyou  ", COMMON),
+    ("Password2024!", "This password is a common one with digits or symbols added"),
+    ("dragon1987", "This password is a common one with digits or symbols added"),
+    ("zzzzzzzzzzzz", "repeated or sequential characters"),
+    ("abcabcabcabc", "repeated or sequential characters"),
+    ("mnopqrstuv", "repeated or sequential characters"),
+    ("alice_smith", USERNAME),
+    ("ALICE_SMITH", USERNAME),
+    ("my alice_smith login", USERNAME),
+    ("alicesmith was here", USERNAME),
+]
+
+
+@pytest.mark.parametrize(("password", "message"), REFUSED)
+def test_sign_up_refuses_an_easily_guessed_password_saying_why(app, auth, client, password, message):
+    response = auth.register("alice_smith", password)
+    assert response.status_code == 400
+    assert message in text(response)
+    with app.app_context():
+        assert User.by_username("alice_smith") is None
+
+
+@pytest.mark.parametrize(("password", "message"), REFUSED)
+def test_a_password_change_refuses_an_easily_guessed_password_saying_why(app, auth, password, message):
+    auth.register("alice_smith")
+    auth.confirm_its_you_to("/profile/password")
+    before = stored_hash(app, "alice_smith")
+    response = auth.post("/profile/password", {"password": password, "password2": password})
+    assert response.status_code == 400
+    assert message in text(response)
+    assert stored_hash(app, "alice_smith") == before
+
+
+@pytest.mark.parametrize("password", [PASSWORD, "purple otter lamp", "Tr0ub4dour&3", "k9wren!t", "smith alice"])
+def test_a_strong_phrase_is_accepted_at_sign_up_and_at_a_change(app, auth, password):
+    assert auth.register("alice_smith", password).headers["Location"] == "/profile"
+    auth.reauthenticate(password=password, url="/auth/reauthenticate?next=/profile/password")
+    new = "another " + password
+    assert auth.post("/profile/password", {"password": new, "password2": new}).status_code == 302
+    assert auth.logout().status_code == 302
+    assert auth.login("alice_smith", new).status_code == 302
+
+
+def test_a_short_password_gets_the_length_message_only(auth):
+    page = text(auth.register("alice", "pass"))
+    assert "Your password must be at least 8 characters." in page
+    assert "too common" not in page and "easy to guess" not in page
+
+
+@pytest.mark.parametrize("url", ["/auth/register", "/profile/password"])
+def test_the_hint_says_the_rule_before_the_first_try(auth, client, url):
+    if url == "/profile/password":
+        auth.register("alice")
+        auth.confirm_its_you_to(url)
+    page = text(client.get(url))
+    assert HINT in page
+    assert not re.search(r"(?i)must (contain|include)|uppercase|special character", page)  # no composition rules
+
+
+def test_the_list_is_lowercased_sorted_printable_and_of_the_stated_size():
+    lines = password_rules.LIST_FILE.read_text(encoding="ascii").splitlines()
+    assert len(lines) == 39_761
+    assert sum(len(line) >= 8 for line in lines) == 16_285
+    assert lines == sorted(set(lines))
+    assert all(re.fullmatch(r"[\x20-\x7e]{4,128}", line) and line == line.lower().strip() for line in lines)
+
+
+def test_the_rules_as_a_plain_function():
+    problem = password_rules.password_problem
+    assert problem(PASSWORD) is None
+    assert problem("password") == password_rules.COMMON
+    assert problem("monkey!!2024") == password_rules.COMMON_WITH_ADDITIONS
+    assert problem("87654321x") is None and problem("98765432") == password_rules.COMMON
+    assert problem("lmnopqrs") == password_rules.PATTERN
+    assert problem("xyzw" * 5) == password_rules.PATTERN
+    assert problem("hello carol!", "Carol") == password_rules.USERNAME
+    assert problem("hello carol!", None) is None
+    assert problem("bo and me forever", "bo") is None  # a username under 3 characters counts for nothing
+    assert problem("line\nbreak password") is None  # never matches across the list's lines
 
 
 MEMORY_PROBE = """
