@@ -8,7 +8,7 @@ from flask_login import current_user
 from flask_talisman import Talisman
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import expired_forms, health, verification
+from app import expired_forms, health, passwords, verification
 from app.body_limit import ChunkedBodyLimit
 from app.errors import register_errorhandlers
 from app import assets, form_html, migrations_on_demand
@@ -39,6 +39,7 @@ def create_app(config_class=None):
     app.config.from_object(config_class or config_for())
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     configure_logging(app)
+    passwords.check_settings(app.config)
     check_production_settings(app)
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]

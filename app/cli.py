@@ -7,6 +7,7 @@ from flask.cli import AppGroup
 from app import accounts, encryption, events, methods
 from app.extensions import db
 from app.models import TwoFactorMethod, User
+from app.password_rules import password_problem
 
 users = AppGroup("users", help="Manage user accounts.")
 encryption_keys = AppGroup("encryption", help="Manage the keys that encrypt secrets at rest (ENCRYPTION_KEYS).")
@@ -29,6 +30,9 @@ def create_user(username):
         raise click.ClickException("The username must be 3 to 32 characters.")
     if len(password) < 8:
         raise click.ClickException("The password must be at least 8 characters.")
+    problem = password_problem(password, username)
+    if problem:
+        raise click.ClickException(problem)
     if User.by_username(username) is not None:
         raise click.ClickException(f"The username {username!r} is taken.")
     user = User()

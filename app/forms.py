@@ -8,6 +8,7 @@ from wtforms import HiddenField, PasswordField, StringField, ValidationError
 from wtforms.validators import EqualTo, InputRequired, Length
 
 from app.expired_forms import FORM_EXPIRED, form_expired
+from app.password_rules import password_problem
 
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 CONTROL_CHARACTERS_MESSAGE = "Use only printable characters (no tabs, line breaks or control characters)."
@@ -35,16 +36,35 @@ class AppForm(FlaskForm):
 
 
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
-PASSWORD_HINT = f"At least {PASSWORD_MIN} characters."
+PASSWORD_HINT = f"At least {PASSWORD_MIN} characters. Avoid common passwords and your username."
 
 
-def new_password_field(label="Password", required="Enter a password."):
+class NotEasilyGuessed:
+    """Refuses a new password that is common, repeated or sequential characters, or holds the
+    username, saying why (app.password_rules). `username(form)` gives the username, when there is
+    one: the one typed at sign-up, the person's own at a change or a reset. Silent when the length
+    was refused already: one message at a time."""
+
+    def __init__(self, username=None):
+        self.username = username
+
+    def __call__(self, form, field):
+        if field.errors or not field.data:
+            return
+        problem = password_problem(field.data, self.username(form) if self.username else None)
+        if problem:
+            raise ValidationError(problem)
+
+
+def new_password_field(label="Password", required="Enter a password.", username=None):
+    """A new password: 8 to 128 characters, not easily guessed (`username`: see NotEasilyGuessed)."""
     return PasswordField(
         label,
         validators=[
             InputRequired(required),
             Length(min=PASSWORD_MIN, message=f"Your password must be at least {PASSWORD_MIN} characters."),
             Length(max=PASSWORD_MAX, message=f"Your password must be {PASSWORD_MAX} characters or fewer."),
+            NotEasilyGuessed(username),
         ],
         description=PASSWORD_HINT,
         render_kw={"autocomplete": "new-password"},

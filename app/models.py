@@ -1,6 +1,5 @@
 """Database models: users, their second factors (methods), recovery codes, remembered browsers,
 sessions and security events."""
-import functools
 import secrets
 import sqlite3
 from datetime import datetime, timezone
@@ -8,10 +7,9 @@ from typing import Optional
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import current_app
 from flask_login import UserMixin
-from werkzeug.security import check_password_hash, generate_password_hash
 
+from app import passwords
 from app.extensions import db
 
 
@@ -38,16 +36,6 @@ class UTCDateTime(sa.types.TypeDecorator):
         if value is not None:
             value = value.replace(tzinfo=timezone.utc)
         return value
-
-
-@functools.cache
-def _dummy_hash(method):
-    return generate_password_hash(secrets.token_urlsafe(16), method=method)
-
-
-def dummy_password_hash():
-    """A hash to check when the username is unknown, made like real ones so both cost the same."""
-    return _dummy_hash(current_app.config["PASSWORD_HASH_METHOD"])
 
 
 class User(UserMixin, db.Model):
@@ -100,10 +88,17 @@ class User(UserMixin, db.Model):
         self.username_key = self.normalize_username(username)
 
     def set_password(self, password):
-        self.password_hash = generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+        self.password_hash = passwords.hash_password(password)
 
     def check_password(self, password):
-        return check_password_hash(self.password_hash, password)
+        """Whether `password` is this user's. When it is and the stored hash is werkzeug's scrypt of
+        before, or Argon2id at another cost than the settings', the hash is made anew: the caller's
+        commit writes it with the rest of its step, in the same UPDATE of the user if it has one."""
+        if not passwords.verify_password(self.password_hash, password):
+            return False
+        if passwords.needs_rehash(self.password_hash):
+            self.password_hash = passwords.hash_password(password)
+        return True
 
     @property
     def two_factor_enabled(self):

@@ -21,6 +21,9 @@ COMMON_WORDS = (
 )
 MIN_SECRET_BITS = 64  # the estimate is rough: this refuses the patterns, not honest random keys
 MAKE_FERNET_KEY = 'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+# The OWASP Password Storage Cheat Sheet's minimum for Argon2id: pairs of passes and memory (KiB)
+# that defend equally, one lane each; more passes allow less memory.
+ARGON2_OWASP_MINIMUM = {1: 47104, 2: 19456, 3: 12288, 4: 9216, 5: 7168}
 
 
 class UnsafeSettings(SystemExit):
@@ -62,6 +65,25 @@ def check_encryption_keys(keys):
             )
 
 
+def argon2_least_memory(time_cost):
+    """The least PASSWORD_ARGON2_MEMORY_KIB the cheat sheet allows with `time_cost` passes."""
+    return ARGON2_OWASP_MINIMUM[min(max(time_cost, 1), max(ARGON2_OWASP_MINIMUM))]
+
+
+def check_password_hash_cost(config):
+    """Refuse an Argon2id cost below the OWASP minimum (app.passwords checked they are numbers)."""
+    memory, passes = config["PASSWORD_ARGON2_MEMORY_KIB"], config["PASSWORD_ARGON2_TIME_COST"]
+    least = argon2_least_memory(passes)
+    if memory < least:
+        pairs = ", ".join(f"{kib} KiB × {t}" for t, kib in ARGON2_OWASP_MINIMUM.items())
+        raise UnsafeSettings(
+            f"PASSWORD_ARGON2_MEMORY_KIB={memory} with PASSWORD_ARGON2_TIME_COST={passes} is below the OWASP "
+            f"minimum for Argon2id and refused in production: with {passes} pass{'es' if passes > 1 else ''} "
+            f"use at least {least} KiB (the cheat sheet's equal pairs of memory × passes: {pairs}, "
+            "or more of either)."
+        )
+
+
 def check_production_settings(app):
     config = app.config
     if config.get("ENV_NAME") != "production":
@@ -87,3 +109,4 @@ def check_production_settings(app):
     if config.get("TRUSTED_PROXIES") and not config.get("FORWARDED_ALLOW_IPS"):
         raise UnsafeSettings("FORWARDED_ALLOW_IPS must name the proxies' addresses when TRUSTED_PROXIES is set.")
     check_encryption_keys(config.get("ENCRYPTION_KEYS") or [])
+    check_password_hash_cost(config)

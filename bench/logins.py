@@ -9,6 +9,10 @@ the fake Verify), the code page, the code (checked by the fake), the profile.
   This is the target's figure.
 - Under gunicorn: people log in at once, each login in a new browser, on a freshly started server
   per round; logins per second and the workers' CPU per login (password hash included).
+- The password hash alone, in-process: one check at this app's settings, at Flask-Security-Too's
+  default (argon2-cffi's own, which its passlib handler takes: Argon2id, 64 MiB, 3 passes, 4 lanes)
+  and with werkzeug's scrypt, this app's hash before Argon2. The same library hashes for both apps,
+  so at the same parameters the hash costs both the same; what differs is the app's own part.
 """
 import sys
 import time
@@ -18,17 +22,26 @@ from bench.harness import PASSWORD, CpuWindow, Target, in_process_client, log, m
 
 TARGET_MS = 10
 IN_PROCESS_LOGINS, QUICK_IN_PROCESS_LOGINS = 60, 15
+HASH_CHECKS, QUICK_HASH_CHECKS = 20, 5
+FST_DEFAULT = (65536, 3, 4)  # argon2.PasswordHasher()'s memory (KiB), passes and lanes: Flask-Security-Too's
+OLD_SCRYPT = "scrypt:32768:8:1"  # werkzeug's default, this app's hash before Argon2: 128 × N × r bytes = 32 MiB
 ROUNDS, LOGINS_PER_ROUND, PEOPLE_AT_ONCE = 5, 100, 8
 
 
 class PasswordCheckTimer:
-    """Times every call of werkzeug's check_password_hash made by the app, in the calling thread's CPU.
+    """Times every password hash the app computes, in the calling thread's CPU: each check
+    (app.passwords.verify_password) and each hash made anew (hash_password, when a login finds an
+    old hash). Argon2id with PASSWORD_ARGON2_PARALLELISM = 1, the default, runs in the calling
+    thread; with more lanes its other threads are not counted.
 
-    The app may import the function by name in any module, so every loaded `app.*` module that holds
-    it gets the timed one; `calls` shows that the hash was seen (a login that checked no password
-    would subtract nothing, and the report says so). `clock()` is the thread's CPU time with the
-    checks taken out, standing still while one runs: a profiler timed by it does not see them.
+    The app calls them through the module (`passwords.verify_password`), and any loaded `app.*`
+    module that imported one by name gets the timed one too; a call made inside a timed one (werkzeug's
+    check for an old hash) counts once. `calls` shows that the hash was seen (a login that checked
+    no password would subtract nothing, and the report says so). `clock()` is the thread's CPU time
+    with the hashes taken out, standing still while one runs: a profiler timed by it does not see them.
     """
+
+    TIMED = ("verify_password", "hash_password")
 
     def __init__(self):
         self.seconds, self.calls, self._since, self._patched = 0.0, 0, None, []
@@ -37,12 +50,10 @@ class PasswordCheckTimer:
         now = time.thread_time()
         return now - self.seconds - (now - self._since if self._since is not None else 0.0)
 
-    def __enter__(self):
-        import werkzeug.security
-
-        original = werkzeug.security.check_password_hash
-
+    def _timed(self, original):
         def timed(*args, **kwargs):
+            if self._since is not None:  # inside another timed call, which counts it
+                return original(*args, **kwargs)
             self._since = time.thread_time()
             try:
                 return original(*args, **kwargs)
@@ -51,17 +62,25 @@ class PasswordCheckTimer:
                 self._since = None
                 self.calls += 1
 
-        modules = [werkzeug.security] + [module for name, module in list(sys.modules.items())
-                                         if (name == "app" or name.startswith("app.")) and module is not None]
+        return timed
+
+    def __enter__(self):
+        from app import passwords
+
+        replacements = {getattr(passwords, name): self._timed(getattr(passwords, name)) for name in self.TIMED}
+        modules = [module for name, module in list(sys.modules.items())
+                   if (name == "app" or name.startswith("app.")) and module is not None]
         for module in modules:
-            if getattr(module, "check_password_hash", None) is original:
-                module.check_password_hash = timed
-                self._patched.append((module, original))
+            for name in self.TIMED:
+                original = getattr(module, name, None)
+                if original in replacements:
+                    setattr(module, name, replacements[original])
+                    self._patched.append((module, name, original))
         return self
 
     def __exit__(self, *exc):
-        for module, original in self._patched:
-            module.check_password_hash = original
+        for module, name, original in self._patched:
+            setattr(module, name, original)
 
 
 def in_process_login(client, person, fake):
@@ -100,6 +119,41 @@ def in_process_cpu(run, logins):
     return samples
 
 
+def timed_checks(check, count):
+    """Median CPU ms (every thread of the process: Argon2's lanes run in threads of their own) and
+    wall ms of `check()`, after one call that is not counted."""
+    check()
+    cpu, wall = [], []
+    for _ in range(count):
+        started_cpu, started = time.process_time(), time.perf_counter()
+        assert check()
+        cpu.append(1000 * (time.process_time() - started_cpu))
+        wall.append(1000 * (time.perf_counter() - started))
+    return median(cpu), median(wall)
+
+
+def hash_alone(run, count):
+    """One password check at each cost, in this process: [{name, cost, mib, cpu_ms, wall_ms}]."""
+    from argon2 import PasswordHasher
+    from werkzeug.security import check_password_hash, generate_password_hash
+
+    from app.passwords import SETTINGS
+
+    ours = tuple(int(run.app.config[name]) for name in SETTINGS)
+    rows = []
+    for name, (memory, passes, lanes) in (("this app", ours), ("Flask-Security-Too's default", FST_DEFAULT)):
+        hasher = PasswordHasher(memory_cost=memory, time_cost=passes, parallelism=lanes)
+        hashed = hasher.hash(PASSWORD)
+        cpu, wall = timed_checks(lambda: hasher.verify(hashed, PASSWORD), count)
+        rows.append({"name": name, "cost": f"Argon2id m = {memory} KiB, t = {passes}, p = {lanes}",
+                     "mib": memory / 1024, "cpu_ms": cpu, "wall_ms": wall})
+    hashed = generate_password_hash(PASSWORD, method=OLD_SCRYPT)
+    cpu, wall = timed_checks(lambda: check_password_hash(hashed, PASSWORD), count)
+    rows.append({"name": "this app before Argon2 (werkzeug's default)", "cost": "scrypt N = 2^15, r = 8, p = 1",
+                 "mib": 32.0, "cpu_ms": cpu, "wall_ms": wall})
+    return rows
+
+
 def gunicorn_rounds(run):
     rounds = []
     for index in range(ROUNDS):
@@ -124,7 +178,10 @@ def gunicorn_rounds(run):
 def measure(run):
     with CpuWindow() as cpu:
         samples = in_process_cpu(run, QUICK_IN_PROCESS_LOGINS if run.quick else IN_PROCESS_LOGINS)
-    result = {"samples": samples, "others": cpu.others, "rounds": [] if run.quick else gunicorn_rounds(run)}
+    with CpuWindow() as cpu_alone:
+        hashes = hash_alone(run, QUICK_HASH_CHECKS if run.quick else HASH_CHECKS)
+    result = {"samples": samples, "others": cpu.others, "rounds": [] if run.quick else gunicorn_rounds(run),
+              "hash_alone": hashes, "hash_alone_others": cpu_alone.others}
     totals = [total for total, _, _ in samples]
     result["total_ms"] = median(totals)
     result["hash_ms"] = median(hashed for _, hashed, _ in samples)
@@ -154,6 +211,16 @@ def section(result):
         f"({result['hash_calls']:g} check per login). Other work kept the cores {result['others']:.0%} busy "
         "meanwhile; a busy machine makes CPU times longer too (shared caches and cores).",
     ]
+    hashes = result.get("hash_alone") or []
+    if hashes:
+        lines.append(
+            "- The password hash alone, one check in this process (median CPU of all its threads, wall time, "
+            "and the memory a check holds while it runs): " + "; ".join(
+                f"{row['name']}, {row['cost']}: **{row['cpu_ms']:.1f} ms** CPU, {row['wall_ms']:.1f} ms wall, "
+                f"{row['mib']:.0f} MiB" for row in hashes)
+            + f". Other work kept the cores {result['hash_alone_others']:.0%} busy meanwhile. Both apps hash with "
+            "argon2-cffi: at the same parameters the check costs them the same, and a login's cost past it is "
+            f"the app's own ({result['without_hash_ms']:.1f} ms here).")
     if result["hash_calls"] < 1:
         lines.append("- **No password check was seen**: the hash may be made somewhere the bench does not "
                      "time (see PasswordCheckTimer in bench/logins.py), so nothing was subtracted.")

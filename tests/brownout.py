@@ -220,12 +220,12 @@ def prepare_database(env, people):
 
 SEED = """
 import json, sys
-from werkzeug.security import generate_password_hash
 from main import app
 from app.extensions import db
 from app.models import PHONE, TwoFactorMethod, User
-password_hash = generate_password_hash(sys.argv[2])  # production's cost
+from app.passwords import hash_password
 with app.app_context():
+    password_hash = hash_password(sys.argv[2])  # production's cost
     for username, phone in json.loads(sys.argv[1]):
         user = User()
         user.set_username(username)

@@ -8,6 +8,7 @@ import pytest
 
 from app import create_app
 from app.extensions import db, limiter
+from app.passwords import SETTINGS as PASSWORD_COST_SETTINGS
 from config import Config, ProductionConfig, TestingConfig
 from tests.fake_verify import FakeVerifyServer
 
@@ -94,7 +95,7 @@ def shipped_cost_app(request, fake):
     shipped = request.param
     app = build_app(make_config(
         fake,
-        PASSWORD_HASH_METHOD=shipped.PASSWORD_HASH_METHOD,
+        **{name: getattr(shipped, name) for name in PASSWORD_COST_SETTINGS},
         RECOVERY_CODE_SCRYPT_N=shipped.RECOVERY_CODE_SCRYPT_N,
     ))
     yield app

@@ -57,8 +57,8 @@ def test_register_validation(app, auth, client, username, password, password2, m
 
 
 @pytest.mark.parametrize(("username", "password"), [
-    ("abc", "12345678"),
-    ("a" * 32, "x" * 128),
+    ("abc", "k9wren!t"),
+    ("a" * 32, ("wren tide lamp " * 9)[:128]),
     ("Alice.Smith-2_b", PASSWORD),
 ])
 def test_register_boundaries_accepted(app, auth, username, password):
@@ -86,26 +86,29 @@ def test_register_without_csrf_token_is_refused(app, client):
     assert user_count(app) == 0
 
 
-def test_password_is_stored_hashed_with_scrypt(shipped_cost_app, fake):
-    """At the cost the shipped configs set: werkzeug's scrypt, N of 2**15 or more."""
+def test_password_is_stored_hashed_with_argon2id(shipped_cost_app, fake):
+    """At the cost the shipped configs set: Argon2id, at least the OWASP minimum (19 MiB, 2 passes)."""
     AuthActions(shipped_cost_app.test_client(), fake).register("alice")
     with shipped_cost_app.app_context():
         user = User.by_username("alice")
-        assert user.password_hash.startswith("scrypt:")
-        cost = int(user.password_hash.split("$")[0].split(":")[1])
-        assert cost >= 2**15  # werkzeug's default work factor
+        config = shipped_cost_app.config
+        memory, passes = config["PASSWORD_ARGON2_MEMORY_KIB"], config["PASSWORD_ARGON2_TIME_COST"]
+        assert memory >= 19456 and passes >= 2  # the defaults are the minimum: 19 MiB, 2 passes, 1 lane
+        assert user.password_hash.startswith(
+            f"$argon2id$v=19$m={memory},t={passes},p={config['PASSWORD_ARGON2_PARALLELISM']}$")
         assert PASSWORD not in user.password_hash
         assert user.check_password(PASSWORD) and not user.check_password(PASSWORD + "x")
 
 
-def test_the_password_hash_method_is_the_setting(app, auth):
-    """The suite's cheap hash comes from TestingConfig's setting, not from a patch."""
-    method = app.config["PASSWORD_HASH_METHOD"]
-    assert method.count(":") == 3  # a cost spelled out, as "scrypt:N:r:p"
+def test_the_password_hash_cost_is_the_setting(app, auth):
+    """The suite's cheap hash comes from TestingConfig's settings, not from a patch."""
+    config = app.config
+    cost = f"m={config['PASSWORD_ARGON2_MEMORY_KIB']},t={config['PASSWORD_ARGON2_TIME_COST']},p={config['PASSWORD_ARGON2_PARALLELISM']}"
+    assert cost == "m=8,t=1,p=1"
     auth.register("alice")
     with app.app_context():
         user = User.by_username("alice")
-        assert user.password_hash.startswith(method + "$")
+        assert user.password_hash.startswith(f"$argon2id$v=19${cost}$")
         assert user.check_password(PASSWORD)
 
 

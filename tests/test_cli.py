@@ -1,4 +1,5 @@
 """The operator's `flask users` commands, through Flask's CLI runner."""
+import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
@@ -41,6 +42,21 @@ def test_create_refuses_a_taken_or_short_name_and_short_password(app, runner):
     assert short.exit_code == 1 and "3 to 32" in short.output
     weak = runner.invoke(args=["users", "create", "dave"], input="short\nshort\n")
     assert weak.exit_code == 1 and "at least 8" in weak.output
+
+
+@pytest.mark.parametrize(("password", "why"), [
+    ("password", "too common"), ("qwertyuiop", "too common"), ("Summer2024!", "digits or symbols added"),
+    ("nopqrstuvw", "repeated or sequential"), ("dave.jones!!", "can't contain your username"),
+])
+def test_create_refuses_an_easily_guessed_password_saying_why(app, runner, password, why):
+    result = runner.invoke(args=["users", "create", "dave.jones"], input=f"{password}\n{password}\n")
+    assert result.exit_code == 1 and why in result.output
+    assert user_named(app, "dave.jones") is None
+
+
+def test_create_stores_an_argon2id_hash(app, runner):
+    assert runner.invoke(args=["users", "create", "carol"], input=f"{PASSWORD}\n{PASSWORD}\n").exit_code == 0
+    assert user_named(app, "carol").password_hash.startswith("$argon2id$v=19$m=8,t=1,p=1$")
 
 
 def test_list_shows_2fa_state(auth, runner):

@@ -105,7 +105,7 @@ def alice_2fa(auth):
 
 @pytest.mark.parametrize(("url", "field", "hint"), [
     ("/auth/register", "username", "3 to 32 characters: letters, digits, dots (.), dashes (-) and underscores (_)."),
-    ("/auth/register", "password", "At least 8 characters."),
+    ("/auth/register", "password", "At least 8 characters. Avoid common passwords and your username."),
     ("/auth/login", "remember_me",
      "Keeps you logged in on this browser for 30 days, even after you close it. Don't tick this on a shared computer."),
 ])
@@ -150,6 +150,16 @@ def test_remember_hints_follow_the_settings(alice_2fa):
 
 def register_empty(auth):
     return auth.post("/auth/register", {"username": "", "password": "", "password2": ""})
+
+
+def register_common(auth):
+    return auth.post("/auth/register", {"username": "alice", "password": "qwertyuiop", "password2": "qwertyuiop"})
+
+
+def new_password_holding_the_username(auth):
+    auth.register("alice")
+    auth.open_sudo_page("/profile/password")
+    return auth.post("/profile/password", {"password": "Alice in chains", "password2": "Alice in chains"})
 
 
 def login_empty(auth):
@@ -200,6 +210,8 @@ def recovery_empty(auth):
 @pytest.mark.parametrize(("submit", "status", "heading", "problems"), [
     (register_empty, 400, "Sign up",
      [("#username", "Enter a username."), ("#password", "Enter a password."), ("#password2", "Type the password again.")]),
+    (register_common, 400, "Sign up", [("#password", "This password is too common: it is on lists attackers try "
+                                        "first. Choose a longer phrase that isn't a well-known password.")]),
     (login_empty, 400, "Log in", [("#username", "Enter your username."), ("#password", "Enter your password.")]),
     (login_wrong, 401, "Log in", [("#username", "Invalid username or password.")]),
     (enrol_empty, 400, "Enable two-factor authentication (2FA)", [("#phone", "Enter your phone number.")]),
@@ -207,6 +219,9 @@ def recovery_empty(auth):
     (reauthenticate_empty, 400, "Confirm it's you", [("#password", "Enter your password.")]),
     (new_password_empty, 400, "Change your password",
      [("#password", "Enter a new password."), ("#password2", "Type the password again.")]),
+    (new_password_holding_the_username, 400, "Change your password", [
+        ("#password", "Your password can't contain your username: it is the first thing attackers try. "
+                      "Choose a longer phrase.")]),
     (delete_empty, 400, "Delete your account", [("#username", "Type your username to confirm.")]),
     (recovery_empty, 400, "Use a recovery code", [("#code", "Enter one of your recovery codes.")]),
 ], ids=lambda value: value.__name__ if callable(value) else None)

@@ -187,3 +187,46 @@ def test_phones_become_methods_and_come_back(migration_app):
     with db.engine.begin() as conn:
         phones = conn.execute(sa.text("SELECT username, phone FROM users ORDER BY username")).all()
     assert [tuple(row) for row in phones] == [("alice", "+447400123456"), ("bob", "+14155552671"), ("carol", None)]
+
+
+def test_scrypt_hashes_of_a_deployed_database_become_argon2id_as_people_log_in(database_url):
+    """Point 6 of the issue: accounts written before Argon2 (werkzeug's scrypt and pbkdf2 in the
+    users table of a migrated database, as a deployed one holds them) log in with their passwords
+    through the app; each login rewrites its own row as Argon2id, the others stay as they were."""
+    from werkzeug.security import generate_password_hash
+
+    from tests.conftest import AuthActions
+
+    app = create_app(type("MigrationConfig", (TestingConfig,), {"SQLALCHEMY_DATABASE_URI": database_url}))
+    old = {"alice": generate_password_hash("alice's old phrase", method="scrypt:1024:8:1"),
+           "bob": generate_password_hash("bob's old phrase", method="pbkdf2:sha256:1000"),
+           "carol": generate_password_hash("carol's old phrase", method="scrypt:1024:8:1")}
+    with logging_kept(), app.app_context():
+        flask_migrate.upgrade(directory=MIGRATIONS)
+        with db.engine.begin() as conn:
+            for name, password_hash in old.items():
+                conn.execute(sa.text(
+                    "INSERT INTO users (username, username_key, password_hash, session_token, code_failures,"
+                    " created_at) VALUES (:name, :name, :hash, :token, 0, '2026-01-01')"),
+                    {"name": name, "hash": password_hash, "token": f"token-{name}"})
+
+    def hashes():
+        with app.app_context(), db.engine.connect() as conn:
+            return dict(conn.execute(sa.text("SELECT username, password_hash FROM users")).all())
+
+    try:
+        for name in ("alice", "bob"):
+            person = AuthActions(app.test_client(), None)
+            assert person.login(name, password="not it").status_code == 401
+            assert hashes()[name] == old[name]
+            assert person.login(name, password=f"{name}'s old phrase").headers["Location"] == "/profile"
+        now = hashes()
+        assert now["alice"].startswith("$argon2id$v=19$m=8,t=1,p=1$") and now["bob"].startswith("$argon2id$")
+        assert now["carol"] == old["carol"]  # not logged in yet: untouched
+        for name in ("alice", "bob"):
+            assert AuthActions(app.test_client(), None).login(name, password=f"{name}'s old phrase").status_code == 302
+        assert hashes() == now  # made once
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()

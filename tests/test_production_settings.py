@@ -13,7 +13,7 @@ from cryptography.fernet import Fernet
 from app import create_app
 from app.settings_check import UnsafeSettings, check_production_settings
 from config import DEV_SECRET_PLACEHOLDER
-from tests.conftest import dispose_app
+from tests.conftest import dispose_app, make_config
 from tests.support import production_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,6 +78,7 @@ def test_redis_rate_limit_storage_is_accepted():
         "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
         "TRUSTED_HOSTS": ["sms2fa.example"],
         "ENCRYPTION_KEYS": [Fernet.generate_key().decode()],
+        "PASSWORD_ARGON2_MEMORY_KIB": 19456, "PASSWORD_ARGON2_TIME_COST": 2, "PASSWORD_ARGON2_PARALLELISM": 1,
         **{name: "set" for name in TWILIO_SETTINGS},
     }
     check_production_settings(SimpleNamespace(config=config))  # no exception
@@ -146,6 +147,56 @@ def test_a_malformed_encryption_key_is_refused_by_position_never_shown(fake, key
 def test_several_encryption_keys_are_accepted(fake):
     keys = [Fernet.generate_key().decode() for _ in range(3)]
     dispose_app(create_app(production_config(fake, ENCRYPTION_KEYS=keys)))
+
+
+# -- the password hash's cost: the OWASP minimum for Argon2id --------------------------------------
+
+@pytest.mark.parametrize(("memory", "passes"), [(19455, 2), (8, 1), (47103, 1), (12287, 3), (9215, 4), (7167, 9)],
+                         ids=["19455KiB-t2", "tests-cost", "46MiB-less-1-t1", "t3", "t4", "t9"])
+def test_an_argon2_cost_below_the_owasp_minimum_is_refused_naming_it(fake, memory, passes):
+    message = refusal(production_config(fake, PASSWORD_ARGON2_MEMORY_KIB=memory, PASSWORD_ARGON2_TIME_COST=passes))
+    assert "PASSWORD_ARGON2_MEMORY_KIB" in message and "PASSWORD_ARGON2_TIME_COST" in message
+    assert "OWASP" in message and "19456 KiB × 2" in message
+
+
+@pytest.mark.parametrize(("memory", "passes", "lanes"), [
+    (19456, 2, 1), ("19456", "2", "1"), (47104, 1, 1), (12288, 3, 1), (9216, 4, 1), (7168, 5, 1), (7168, 12, 1),
+    (65536, 3, 4),
+], ids=["default", "as-text", "46MiB-t1", "12MiB-t3", "9MiB-t4", "7MiB-t5", "7MiB-t12", "flask-security-too"])
+def test_argon2_costs_at_or_above_the_owasp_minimum_start(fake, memory, passes, lanes):
+    app = create_app(production_config(fake, PASSWORD_ARGON2_MEMORY_KIB=memory, PASSWORD_ARGON2_TIME_COST=passes,
+                                       PASSWORD_ARGON2_PARALLELISM=lanes))
+    try:
+        assert (app.config["PASSWORD_ARGON2_MEMORY_KIB"], app.config["PASSWORD_ARGON2_TIME_COST"]) == \
+            (int(memory), int(passes))
+    finally:
+        dispose_app(app)
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("PASSWORD_ARGON2_MEMORY_KIB", "19 MiB"), ("PASSWORD_ARGON2_MEMORY_KIB", "0"), ("PASSWORD_ARGON2_TIME_COST", "two"),
+    ("PASSWORD_ARGON2_TIME_COST", 0), ("PASSWORD_ARGON2_PARALLELISM", "0"), ("PASSWORD_ARGON2_PARALLELISM", "-1"),
+])
+def test_an_argon2_setting_that_is_no_whole_number_stops_any_start_naming_it(fake, name, value):
+    with pytest.raises(SystemExit) as raised:
+        create_app(make_config(fake, **{name: value}))  # testing, not production: checked all the same
+    assert name in str(raised.value) and repr(value) in str(raised.value)
+
+
+def test_argon2_memory_must_give_each_lane_8_kib(fake):
+    with pytest.raises(SystemExit) as raised:
+        create_app(make_config(fake, PASSWORD_ARGON2_MEMORY_KIB=8, PASSWORD_ARGON2_PARALLELISM=2))
+    assert "PASSWORD_ARGON2_MEMORY_KIB" in str(raised.value) and "at least 16" in str(raised.value)
+
+
+def test_production_process_with_a_cheap_argon2_cost_exits_naming_it():
+    result = start_in_a_process(
+        SECRET_KEY=secrets.token_hex(32), VERIFY_PROVIDER="twilio", TRUSTED_HOSTS="sms2fa.example",
+        RATELIMIT_ALLOW_MEMORY="1", ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+        PASSWORD_ARGON2_MEMORY_KIB="4096", **{name: "set" for name in TWILIO_SETTINGS},
+    )
+    assert result.returncode != 0
+    assert "PASSWORD_ARGON2_MEMORY_KIB=4096" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_settings_are_not_checked_outside_production(fake):

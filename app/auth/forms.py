@@ -18,7 +18,7 @@ class RegistrationForm(AppForm):
         description="3 to 32 characters: letters, digits, dots (.), dashes (-) and underscores (_).",
         render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"},
     )
-    password = new_password_field()
+    password = new_password_field(username=lambda form: form.username.data)
     password2 = repeat_password_field()
     submit = SubmitField("Sign up")
 

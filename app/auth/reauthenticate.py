@@ -21,7 +21,7 @@ from app.auth.forms import RECOVERY_WAY, AnotherWayForm, PasswordConfirmForm, Re
 from app.auth.login_code import code_check_limit
 from app.auth.recovery_step import LOCKED, NO_TRIES_LEFT, NOT_VALID, USED, use_recovery_code, used_event, used_message
 from app.codes import code_step_wait
-from app.extensions import limiter
+from app.extensions import db, limiter
 from app.security import client_key, is_safe_next, mark_reauthenticated, safe_next
 from app.verification import CheckResult
 
@@ -127,7 +127,9 @@ def reauthenticate():
         form.password.errors.append("That password is not correct.")
         return render_template("auth/reauthenticate.html", form=form, **page_context(next_url)), 401
     if not current_user.two_factor_enabled:
-        return finish_reauthentication(next_url)
+        return finish_reauthentication(next_url)  # its event's commit writes a hash made anew too
+    if db.session.is_modified(current_user._get_current_object()):
+        db.session.commit()  # the password's hash was made anew; the code step may write nothing
     start_code_step()
     chosen, page = reauth_step(next_url)  # the method used last
     choose_way(chosen.way.key)

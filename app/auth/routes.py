@@ -1,16 +1,15 @@
 """Sign up, log in (the password; the code step is in login_code), log out."""
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from werkzeug.security import check_password_hash
 
-from app import devices, events
+from app import devices, events, passwords
 from app.auth import bp
 from app.auth.forms import ActionForm, LoginForm, RegistrationForm
 from app.auth.login_code import login_step
 from app.auth.pending import PendingLogin
 from app.auth.session import complete_login, end_session
 from app.extensions import db
-from app.models import User, dummy_password_hash
+from app.models import User
 from app.notices import flash_notice, to_login
 from app.security import client_key, client_network, hashed_key, is_safe_next, safe_next
 from app.throttle import take_in_turn
@@ -91,8 +90,12 @@ def login():
     user = User.by_username(form.username.data)
     if user is None or not devices.remembered(user):  # the owner's remembered browser is never refused
         take_in_turn(account_login_limit())
-    # Hash the password even for an unknown user, so timing and answers tell nothing.
-    password_ok = check_password_hash(user.password_hash if user else dummy_password_hash(), form.password.data)
+    # Hash the password even for an unknown user, so timing and answers tell nothing. A right
+    # password on an old hash makes it anew: the event's commit below writes it.
+    if user is not None:
+        password_ok = user.check_password(form.password.data)
+    else:
+        password_ok = passwords.verify_password(passwords.dummy_password_hash(), form.password.data)
     if user is None or not password_ok:
         events.record(events.LOGIN_FAILED, user)
         form.form_errors.append(LOGIN_FAILED)  # one answer for both fields: which was wrong stays unsaid

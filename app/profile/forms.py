@@ -1,3 +1,4 @@
+from flask_login import current_user
 from wtforms import StringField, SubmitField
 from wtforms.validators import InputRequired, Length, ValidationError
 
@@ -21,7 +22,8 @@ class SavedCodesForm(AppForm):
 
 
 class PasswordChangeForm(AppForm):
-    password = new_password_field("New password", required="Enter a new password.")
+    password = new_password_field("New password", required="Enter a new password.",
+                                  username=lambda form: current_user.username)
     password2 = repeat_password_field()
     submit = SubmitField("Change password")
 
