@@ -24,7 +24,7 @@ def code_check_limit():
 def login_step(user, pending):
     """The way this login goes (its method and challenge), and its code page."""
     chosen = methods.choose(user, pending.way)
-    return chosen, CodePage("auth/verify.html", chosen.challenge(), user, other_ways=bool(chosen.others))
+    return chosen, CodePage("auth/verify.html", chosen.challenge(), user, other_ways=chosen.has_others)
 
 
 def pending_user_or_restart():

@@ -65,7 +65,7 @@ def reauth_step(next_url):
     state = session.get(PASSWORD_OK)
     chosen = methods.choose(current_user, state.get("way") if isinstance(state, dict) else None)
     page = CodePage("auth/reauthenticate_code.html", chosen.challenge(), current_user._get_current_object(),
-                    other_ways=bool(chosen.others), **page_context(next_url))
+                    other_ways=chosen.has_others, **page_context(next_url))
     return chosen, page
 
 

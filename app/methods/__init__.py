@@ -60,7 +60,7 @@ def default_way(methods):
 class Chosen:
     way: Way
     method: TwoFactorMethod
-    others: list  # whether there are other ways, for "Use another way"
+    has_others: bool  # whether "Use another way" has more than a recovery code to offer
 
     def challenge(self):
         return kind_of(self.method).challenge(self.method, self.way.channel)
@@ -78,13 +78,13 @@ def choose(user, key=None):
     if way is None:
         return None
     method = next(method for method in methods if method.id == way.method_id)
-    return Chosen(way, method, [other for other in offered if other != way])
+    return Chosen(way, method, len(offered) > 1)
 
 
 def _phone_way(user, key):
     """A phone's way, built from the user row alone (its number loads with the user): a code page
-    of the most common kind reads no method. Its `others` only tell whether there are any; the
-    page that lists them reads them (`every_way`)."""
+    of the most common kind reads no method. The page that lists the other ways reads them all
+    (`every_way`)."""
     from app.methods import phone
 
     if user.phone is None or not key or not key.startswith(phone.KEY_PREFIX):
@@ -94,8 +94,7 @@ def _phone_way(user, key):
     way = next((way for way in phone.ways(method) if way.channel == channel), None)
     if way is None:
         return None
-    others = [other for other in phone.ways(method) if other != way] + ([None] if user.method_count > 1 else [])
-    return Chosen(way, method, others)
+    return Chosen(way, method, user.method_count > 1 or len(phone.ways(method)) > 1)
 
 
 def every_way(user, key):
