@@ -208,6 +208,7 @@ def production_config(fake, **overrides):
         "TRUSTED_PROXIES": 0,
         "FORCE_HTTPS": True,
         "SMS_ALLOWED_COUNTRIES": [],
+        "MAIL_DISABLED": True,  # a test of mail in production sets MAIL_SERVER (and MAIL_DISABLED=False)
     }
     settings.update(overrides)
     return type("P", (ProductionConfig,), settings)

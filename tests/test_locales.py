@@ -197,6 +197,7 @@ def test_the_process_exits_naming_verify_code_length(app_env, value, tmp_path):
         "SECRET_KEY": secrets.token_hex(32), "ENCRYPTION_KEYS": Fernet.generate_key().decode(), "TRUSTED_HOSTS": "localhost", "VERIFY_PROVIDER": "twilio", "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
         "TWILIO_AUTH_TOKEN": "token", "TWILIO_VERIFY_SERVICE_ID": "VA" + "0" * 32,
         "RATELIMIT_STORAGE_URI": "memory://", "RATELIMIT_ALLOW_MEMORY": "1",
+        "MAIL_DISABLED": "1",
     })
     result = subprocess.run([sys.executable, "-c", "from main import app"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=60)

@@ -36,6 +36,8 @@ PURPOSES = {
     "profile.regenerate_recovery_codes": "create new recovery codes",
     "profile.change_password": "change your password",
     "profile.delete_account": "delete your account",
+    "profile.email": "add or change your email address",
+    "profile.remove_email": "remove your email address",
 }
 ANY_PURPOSE = "change your security settings"
 

@@ -1,6 +1,7 @@
 from wtforms import SelectField, StringField, SubmitField
 from wtforms.validators import InputRequired, Length, ValidationError
 
+from app.emails import EmailAddressField
 from app.forms import AppForm, new_password_field, repeat_password_field
 from app.phones import InvalidPhone, country_choices, example_mobile, parse_phone
 
@@ -71,3 +72,13 @@ class DeleteAccountForm(AppForm):
     def validate_username(self, field):
         if field.data.strip() != self.expected_username:
             raise ValidationError("That is not your username.")
+
+
+class EmailForm(AppForm):
+    email = EmailAddressField(required="Enter your email address.", description=(
+        "For resetting a forgotten password and for security notices. We'll send a link to confirm it."))
+    submit = SubmitField("Send confirmation link")
+
+
+class RemoveEmailForm(AppForm):
+    submit = SubmitField("Remove email address")
