@@ -27,17 +27,25 @@ class DeliveryThread:
         self.wake = threading.Event()
         self.lock = threading.Lock()
         self.thread = None  # after a fork, the parent's thread is not alive in the child
+        self.stopping = False
 
     def ensure_started(self):
-        if self.thread is not None and self.thread.is_alive():
+        if self.stopping or (self.thread is not None and self.thread.is_alive()):
             return
         with self.lock:
             if self.thread is None or not self.thread.is_alive():
                 self.thread = threading.Thread(target=self.run, name="mail-delivery", daemon=True)
                 self.thread.start()
 
+    def stop(self, timeout=10):
+        """Ends the thread after its current pass (tests; a process that exits just leaves it)."""
+        self.stopping = True
+        self.wake.set()
+        if self.thread is not None:
+            self.thread.join(timeout)
+
     def run(self):
-        while True:
+        while not self.stopping:
             wait = self.app.config["MAIL_POLL_SECONDS"]
             with self.app.app_context():
                 try:
