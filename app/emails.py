@@ -89,14 +89,16 @@ def start_confirmation(user, address):
     stops working. Returns nothing the caller could tell the two cases apart by."""
     db.session.execute(sa.delete(EmailConfirmation).where(EmailConfirmation.user_id == user.id))
     owner = by_email(address)
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    # Waiting for a link either way, so the profile looks the same; a link for an address that
+    # is another account's is never sent, so it can't be confirmed.
+    db.session.add(EmailConfirmation(user_id=user.id, address=address, token_hash=_hash(token),
+                                     created_at=now, expires_at=now + CONFIRM_FOR))
     if owner is not None and owner.id != user.id:
         compose.send(address, "address_in_use", "Your email address was given for another account",
                      forgot_url=link("auth.forgot_password"))
         return
-    token = secrets.token_urlsafe(32)
-    now = utcnow()
-    db.session.add(EmailConfirmation(user_id=user.id, address=address, token_hash=_hash(token),
-                                     created_at=now, expires_at=now + CONFIRM_FOR))
     compose.send(address, "confirm_email", "Confirm your email address", username=user.username,
                  url=link("auth.confirm_email", token=token), hours=int(CONFIRM_FOR.total_seconds() // 3600))
 
@@ -142,6 +144,8 @@ def confirm(token):
     except sa.exc.IntegrityError:  # another account confirmed it a moment before
         db.session.rollback()
         return None
+    # Other accounts' links to this address can never be used now.
+    db.session.execute(sa.delete(EmailConfirmation).where(EmailConfirmation.address == found.address))
     db.session.commit()
     return user
 

@@ -18,6 +18,13 @@ from tests.support import free_port
 LINK = re.compile(r"https?://[^\s\"<>]+")
 
 
+def words(response):
+    """The page's words as a person reads them: tags gone, entities decoded, spaces collapsed."""
+    import html
+
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))).split()).replace(" .", ".")
+
+
 @dataclass
 class Mail:
     to: list
