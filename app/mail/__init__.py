@@ -49,8 +49,6 @@ def link(endpoint, **values):
     """An absolute link for a mail: APP_URL, else https:// and the first TRUSTED_HOSTS, else (in
     development, with neither) this request's own address. Never built from a Host header that
     TRUSTED_HOSTS did not check: a stranger would choose where a reset link points."""
-    from flask import url_for
-
     config = current_app.config
     base = config.get("APP_URL")
     if not base and config.get("TRUSTED_HOSTS"):
@@ -58,4 +56,5 @@ def link(endpoint, **values):
         base = f"{scheme}://{config['TRUSTED_HOSTS'][0]}"
     if not base:
         base = request.host_url if has_request_context() else "http://127.0.0.1:5000"
-    return base.rstrip("/") + url_for(endpoint, **values)
+    # Built from the URL map alone: a command-line change (no request) sends the same links.
+    return base.rstrip("/") + current_app.url_map.bind("localhost").build(endpoint, values)
