@@ -53,7 +53,7 @@ def link(endpoint, **values):
     base = config.get("APP_URL")
     if not base and config.get("TRUSTED_HOSTS"):
         scheme = "https" if config.get("ENV_NAME") == "production" else "http"
-        base = f"{scheme}://{config['TRUSTED_HOSTS'][0]}"
+        base = f"{scheme}://{config['TRUSTED_HOSTS'][0].lstrip('.')}"  # (".example.com" allows its subdomains)
     if not base:
         base = request.host_url if has_request_context() else "http://127.0.0.1:5000"
     # Built from the URL map alone: a command-line change (no request) sends the same links.
