@@ -7,7 +7,7 @@ import pytest
 
 from app.extensions import db
 from app.models import User
-from tests.conftest import PASSWORD, PHONE
+from tests.conftest import PASSWORD
 from tests.mail_support import mails_to, sent_mails
 from tests.support import NO_SEND_LIMITS, add_authenticator, method_id, new_browser, two_factor_user
 
