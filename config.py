@@ -169,6 +169,30 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the server-side session
     FORCE_HTTPS = False
 
+    # Mail (app/mail): with MAIL_SERVER set, mail goes there by SMTP in every environment; without
+    # it, development writes each mail to the log and production refuses to start unless
+    # MAIL_DISABLED=1 (then no address, no reset by email, no notices).
+    MAIL_SERVER = env("MAIL_SERVER")
+    MAIL_USE_TLS = env_flag("MAIL_USE_TLS")
+    MAIL_USE_SSL = env_flag("MAIL_USE_SSL")
+    MAIL_PORT = env_int("MAIL_PORT", 465 if MAIL_USE_SSL else 587 if MAIL_USE_TLS else 25)
+    MAIL_USERNAME = env("MAIL_USERNAME")
+    MAIL_PASSWORD = env("MAIL_PASSWORD")
+    MAIL_DEFAULT_SENDER = env("MAIL_DEFAULT_SENDER", "SMS 2FA <no-reply@localhost>")
+    MAIL_DISABLED = env_flag("MAIL_DISABLED")
+    MAIL_TIMEOUT = float(env("MAIL_TIMEOUT", 10))  # seconds per SMTP connection, all of it
+    # Each app process delivers queued mail from a thread of its own; 0 leaves it to
+    # `flask mail send-queued --watch` in a process of its own.
+    MAIL_DELIVERY_THREAD = env_flag("MAIL_DELIVERY_THREAD", "true")
+    MAIL_POLL_SECONDS = env_int("MAIL_POLL_SECONDS", 30)  # how often it looks for mail others queued
+    # The site's address in links that mails carry; default https:// and the first TRUSTED_HOSTS
+    # (never the request's Host header, which a stranger chooses).
+    APP_URL = env("APP_URL")
+    RESET_LIMIT_PER_IP = env("RESET_LIMIT_PER_IP", "10/hour")
+    RESET_LIMIT_PER_ADDRESS = env("RESET_LIMIT_PER_ADDRESS", "3/hour")
+    RESET_LIMIT_PER_ACCOUNT = env("RESET_LIMIT_PER_ACCOUNT", "5/15 minutes")
+    EMAIL_LIMIT_PER_ACCOUNT = env("EMAIL_LIMIT_PER_ACCOUNT", "5/hour;10/day")
+
 
 class DevelopmentConfig(Config):
     SECRET_KEY = Config.SECRET_KEY or secrets.token_hex(32)
@@ -193,6 +217,15 @@ class TestingConfig(Config):
     PASSWORD_ARGON2_TIME_COST = 1
     PASSWORD_ARGON2_PARALLELISM = 1
     RECOVERY_CODE_SCRYPT_N = 2**4
+    # Mail is kept in memory (flask_mailman's locmem) unless a test points MAIL_SERVER at its own
+    # SMTP server; tests deliver the outbox themselves (app.mail.send_queued).
+    MAIL_SERVER = None
+    MAIL_USE_TLS = MAIL_USE_SSL = False
+    MAIL_USERNAME = MAIL_PASSWORD = None
+    MAIL_DISABLED = False
+    MAIL_DELIVERY_THREAD = False
+    MAIL_DEFAULT_SENDER = "SMS 2FA <no-reply@example.test>"
+    APP_URL = "http://localhost"
 
 
 class ProductionConfig(Config):

@@ -8,7 +8,7 @@ from flask_login import current_user
 from flask_talisman import Talisman
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import expired_forms, health, passwords, verification
+from app import expired_forms, health, mail, passwords, verification
 from app.body_limit import ChunkedBodyLimit
 from app.errors import register_errorhandlers
 from app import assets, form_html, migrations_on_demand
@@ -94,6 +94,7 @@ def register_extensions(app):
         frame_options="DENY",
     )
     verification.init_app(app)
+    mail.init_app(app)
 
 
 def register_blueprints(app):
@@ -145,9 +146,11 @@ def within(started, lifetime):
 
 def register_commands(app):
     from app.cli import encryption_keys, users
+    from app.mail.cli import mail as mail_commands
 
     app.cli.add_command(users)
     app.cli.add_command(encryption_keys)
+    app.cli.add_command(mail_commands)
 
 
 @login_manager.user_loader

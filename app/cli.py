@@ -129,3 +129,19 @@ def delete_user(username):
     user = existing_user(username)
     accounts.delete_account(user, detail="by an operator")
     click.echo(f"Deleted {username}.")
+
+
+@users.command("set-password")
+@click.argument("username")
+def set_password(username):
+    """Give USERNAME a new password (asked for twice): their sessions end, their remembered
+    browsers are forgotten, and their email address, if any, gets a notice. 2FA stays as it is."""
+    user = existing_user(username)
+    password = click.prompt("New password", hide_input=True, confirmation_prompt="Repeat new password")
+    if len(password) < 8:
+        raise click.ClickException("The password must be at least 8 characters.")
+    user.change_password(password)
+    events.record(events.PASSWORD_RESET, user, detail="by an operator", commit=False)
+    db.session.commit()
+    current_app.session_interface.end_for_user(user.id)
+    click.echo(f"{user.username} has a new password; their sessions are ended.")

@@ -37,6 +37,11 @@ DEVICE_FORGOTTEN = "device_forgotten"
 TWO_FACTOR_RESET = "2fa_reset_by_admin"
 ACCOUNT_DELETED = "account_deleted"
 NEW_NETWORK = "new_network"
+EMAIL_ADDED = "email_added"
+EMAIL_CHANGED = "email_changed"
+EMAIL_REMOVED = "email_removed"
+PASSWORD_RESET_REQUESTED = "password_reset_requested"
+PASSWORD_RESET = "password_reset"
 
 # What the profile shows for each kind, in the words used everywhere else: "code", "browser",
 # "two-factor authentication (2FA)". The detail, when there is one, follows in brackets.
@@ -65,6 +70,11 @@ DESCRIPTIONS = {
     DEVICE_FORGOTTEN: "Remembered browser forgotten",
     TWO_FACTOR_RESET: "Two-factor authentication (2FA) turned off by an administrator",
     NEW_NETWORK: "Signed in from a new network",
+    EMAIL_ADDED: "Email address confirmed",
+    EMAIL_CHANGED: "Email address changed",
+    EMAIL_REMOVED: "Email address removed",
+    PASSWORD_RESET_REQUESTED: "Link to reset your password sent by email",
+    PASSWORD_RESET: "Password reset with a link sent by email",
 }
 
 
@@ -87,6 +97,11 @@ def record_all(kinds_and_details, user=None, commit=True, store=True):
         }
         for kind, detail in kinds_and_details
     ]
+    if user is not None:
+        # A notice by email for the kinds that call for one, in the same transaction.
+        from app.mail.security_notices import queue_notice
+
+        queue_notice(user, rows)
     if store:
         db.session.execute(sa.insert(SecurityEvent), rows)
         if commit:

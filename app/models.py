@@ -57,6 +57,8 @@ class User(UserMixin, db.Model):
     code_failures_since: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
     code_locked_until: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    # A confirmed address only (app/emails.py): the domain lowercased, so unique compares it so.
+    email: so.Mapped[Optional[str]] = so.mapped_column(sa.String(254), unique=True, index=True)
 
     events: so.WriteOnlyMapped["SecurityEvent"] = so.relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
@@ -326,3 +328,49 @@ class ServerSession(db.Model):
     data: so.Mapped[bytes] = so.mapped_column(sa.LargeBinary)
     expires_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), index=True)
     last_seen_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
+
+
+class EmailConfirmation(db.Model):
+    """An address waiting to be confirmed through the link sent to it: the link's token is stored
+    as its SHA-256 only, and the row is deleted as the link is used (so it works once)."""
+
+    __tablename__ = "email_confirmations"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    address: so.Mapped[str] = so.mapped_column(sa.String(254))
+    token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime())
+
+
+# The address waiting for confirmation, and until when, loaded with the user (the profile asks
+# for nothing more).
+User.pending_email = so.column_property(
+    sa.select(EmailConfirmation.address).where(EmailConfirmation.user_id == User.id)
+    .correlate_except(EmailConfirmation).order_by(EmailConfirmation.id.desc()).limit(1).scalar_subquery()
+)
+User.pending_email_until = so.column_property(
+    sa.select(EmailConfirmation.expires_at).where(EmailConfirmation.user_id == User.id)
+    .correlate_except(EmailConfirmation).order_by(EmailConfirmation.id.desc()).limit(1).scalar_subquery()
+)
+
+
+class QueuedMail(db.Model):
+    """The outbox (app/mail/outbox.py): a mail is queued in the transaction of the change that
+    causes it and delivered outside the request. `next_attempt_at` is when it may be tried next
+    (a claim moves it a lease ahead; NULL once delivered or given up). After delivery the address
+    and the bodies are cleared: a reset link does not stay in the database."""
+
+    __tablename__ = "mail_outbox"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    to_address: so.Mapped[str] = so.mapped_column(sa.String(254))
+    subject: so.Mapped[str] = so.mapped_column(sa.String(200))
+    text: so.Mapped[str] = so.mapped_column(sa.Text)
+    html: so.Mapped[str] = so.mapped_column(sa.Text)
+    attempts: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
+    next_attempt_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime(), index=True)
+    sent_at: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
+    last_error: so.Mapped[Optional[str]] = so.mapped_column(sa.String(200))

@@ -14,6 +14,8 @@ NOTICES = {
     "login-expired": ("warning", "Your login expired or was not started. Please log in again."),
     "too-many-codes": ("danger", "Too many incorrect codes. Please log in again."),
     "account-deleted": ("info", "Your account is deleted."),
+    "password-reset": ("success", "Your password is reset, and you are logged out everywhere. Log in with your new password."),
+    "email-confirmed": ("success", "Your email address is confirmed."),
 }
 LOGIN_NEEDED = ("info", "Please log in to see this page.")
 

@@ -110,3 +110,22 @@ def check_production_settings(app):
         raise UnsafeSettings("FORWARDED_ALLOW_IPS must name the proxies' addresses when TRUSTED_PROXIES is set.")
     check_encryption_keys(config.get("ENCRYPTION_KEYS") or [])
     check_password_hash_cost(config)
+    check_mail_settings(config)
+
+
+def check_mail_settings(config):
+    """Production sends mail by SMTP, or says plainly that it sends none (MAIL_DISABLED=1)."""
+    if config.get("MAIL_DISABLED"):
+        return
+    if not config.get("MAIL_SERVER"):
+        raise UnsafeSettings(
+            "MAIL_SERVER must be set in production (with MAIL_PORT, MAIL_USE_TLS or MAIL_USE_SSL, MAIL_USERNAME, "
+            "MAIL_PASSWORD and MAIL_DEFAULT_SENDER); or set MAIL_DISABLED=1 to run without email: no password "
+            "reset by email and no security notices."
+        )
+    if config.get("MAIL_USE_TLS") and config.get("MAIL_USE_SSL"):
+        raise UnsafeSettings("MAIL_USE_TLS and MAIL_USE_SSL can't both be set: STARTTLS on 587, or TLS from the start on 465.")
+    sender = config.get("MAIL_DEFAULT_SENDER") or ""
+    if not sender or sender.endswith(("@localhost", "@localhost>")):
+        raise UnsafeSettings("MAIL_DEFAULT_SENDER must be set in production to the address mail comes from, "
+                             "e.g. \"SMS 2FA <no-reply@sms2fa.example.com>\".")

@@ -91,6 +91,7 @@ class Run:
             env.pop(key, None)
         env.update({
             "APP_ENV": "production",
+            "MAIL_DISABLED": "1",  # no mail server in the benchmarks
             "SECRET_KEY": self.secret_key,
             "ENCRYPTION_KEYS": self.encryption_key,
             "DATABASE_URL": self.databases.url("app"),

@@ -174,6 +174,7 @@ def app_environment(fake, database_url, breaker=True, extra=None):
     env.update({
         "APP_ENV": "production",
         "FORCE_HTTPS": "false",  # plain http on loopback; production sits behind TLS
+        "MAIL_DISABLED": "1",  # no mail server here
         "SECRET_KEY": secrets.token_hex(32),
         "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "DATABASE_URL": database_url,

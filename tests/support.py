@@ -95,7 +95,7 @@ def start_with(app_env, tmp_path, **settings):
         "SECRET_KEY": secrets.token_hex(32), "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "TRUSTED_HOSTS": "localhost", "VERIFY_PROVIDER": "twilio", "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
         "TWILIO_AUTH_TOKEN": "token", "TWILIO_VERIFY_SERVICE_ID": "VA" + "0" * 32,
-        "RATELIMIT_STORAGE_URI": "memory://", "RATELIMIT_ALLOW_MEMORY": "1", **settings,
+        "RATELIMIT_STORAGE_URI": "memory://", "RATELIMIT_ALLOW_MEMORY": "1", "MAIL_DISABLED": "1", **settings,
     })
     return subprocess.run([sys.executable, "-c", "from main import app"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
@@ -223,6 +223,7 @@ def production_config(fake, **overrides):
         "TRUSTED_PROXIES": 0,
         "FORCE_HTTPS": True,
         "SMS_ALLOWED_COUNTRIES": [],
+        "MAIL_DISABLED": True,  # a test of mail in production sets MAIL_SERVER (and MAIL_DISABLED=False)
     }
     settings.update(overrides)
     return type("P", (ProductionConfig,), settings)

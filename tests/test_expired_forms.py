@@ -241,7 +241,39 @@ def scenario(endpoint, app, fake, n):
                         {"password": "a new password", "password2": "a new password"})
     if endpoint == "profile.delete_account":
         return Scenario(user_without_2fa(app, fake, name), "/profile/delete", {"username": name})
+    if endpoint.endswith(("_email", ".email", "forgot_password", "reset_password")):
+        return email_scenario(endpoint, app, fake, name)
     return None
+
+
+def email_scenario(endpoint, app, fake, name):
+    """The email address's and the password reset's POST routes."""
+    from app import password_reset
+    from app.models import User
+    from tests.mail_support import sent_mails
+
+    browser = user_without_2fa(app, fake, name)
+    address = f"{name}@example.test"
+    if endpoint == "profile.email":
+        return Scenario(browser, "/profile/email", {"email": address})
+    if endpoint in ("profile.cancel_email", "auth.confirm_email"):
+        assert browser.post("/profile/email", {"email": address}).status_code == 302
+        if endpoint == "profile.cancel_email":
+            return Scenario(browser, "/profile/email/cancel", form_url="/profile")
+        link = [mail for mail in sent_mails(app) if address in mail.to][-1].link_path("/auth/confirm-email")
+        return Scenario(browser, "/auth/confirm-email", {"token": link.split("token=")[1]}, form_url=link)
+    with app.app_context():
+        user = User.by_username(name)
+        user.email = address
+        db.session.commit()
+        token = password_reset.make_token(user)
+    if endpoint == "profile.remove_email":
+        return Scenario(browser, "/profile/email/remove", {})
+    if endpoint == "auth.forgot_password":
+        return Scenario(new_browser(app, fake), "/auth/forgot-password", {"username": name})
+    return Scenario(new_browser(app, fake), "/auth/reset-password",
+                    {"token": token, "password": "a new password", "password2": "a new password"},
+                    form_url=f"/auth/reset-password?token={token}")
 
 
 VOLATILE_SESSION_KEYS = {"csrf_token", "_flashes"}

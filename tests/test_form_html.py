@@ -93,7 +93,7 @@ def test_field_rows_give_label_hint_error_then_control(app):
         assert "autofocus" not in html and "aria-invalid" in row
         assert re.search(r'id="username-error"[^>]*>[^<]*\S', row), "the error's words are in the row"
         assert "<b" not in html.replace("<button", "")  # what was typed is escaped
-        assert [name for name in re.findall(r'<label[^>]* for="([^"]+)"', html)] == ["username", "password", "password2"]
+        assert [name for name in re.findall(r'<label[^>]* for="([^"]+)"', html)] == ["username", "password", "password2", "email"]
 
         login = auth_forms.LoginForm()
         checkbox = str(form_html.field_row(login.remember_me))

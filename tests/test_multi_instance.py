@@ -73,6 +73,7 @@ def servers(fake_server, fresh_postgres_database, tmp_path_factory):
         "LOGIN_LIMIT_PER_IP": "20/minute;100/hour",
         "TRUSTED_PROXIES": "0",
         "SMS_ALLOWED_COUNTRIES": "",
+        "MAIL_DISABLED": "1",  # no mail server here: the site says it sends no mail
     })
     migrate = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "main", "db", "upgrade"],

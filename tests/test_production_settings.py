@@ -79,6 +79,7 @@ def test_redis_rate_limit_storage_is_accepted():
         "TRUSTED_HOSTS": ["sms2fa.example"],
         "ENCRYPTION_KEYS": [Fernet.generate_key().decode()],
         "PASSWORD_ARGON2_MEMORY_KIB": 19456, "PASSWORD_ARGON2_TIME_COST": 2, "PASSWORD_ARGON2_PARALLELISM": 1,
+        "MAIL_DISABLED": True,
         **{name: "set" for name in TWILIO_SETTINGS},
     }
     check_production_settings(SimpleNamespace(config=config))  # no exception
@@ -245,6 +246,6 @@ def test_production_process_with_encryption_keys_starts():
     result = start_in_a_process(
         SECRET_KEY=secrets.token_hex(32), VERIFY_PROVIDER="twilio", TRUSTED_HOSTS="sms2fa.example",
         RATELIMIT_ALLOW_MEMORY="1", ENCRYPTION_KEYS=f" {Fernet.generate_key().decode()}, {Fernet.generate_key().decode()} ",
-        **{name: "set" for name in TWILIO_SETTINGS},
+        MAIL_DISABLED="1", **{name: "set" for name in TWILIO_SETTINGS},
     )
     assert result.returncode == 0, result.stderr

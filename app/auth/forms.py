@@ -2,6 +2,7 @@ from flask import current_app
 from wtforms import BooleanField, HiddenField, PasswordField, RadioField, StringField, SubmitField
 from wtforms.validators import InputRequired, Length, Regexp, ValidationError
 
+from app.emails import EmailAddressField
 from app.forms import AppForm, CodeField, new_password_field, repeat_password_field
 from app.models import User
 
@@ -20,7 +21,14 @@ class RegistrationForm(AppForm):
     )
     password = new_password_field(username=lambda form: form.username.data)
     password2 = repeat_password_field()
+    email = EmailAddressField(description=(
+        "Optional. For resetting a forgotten password and for security notices. We'll send a link to confirm it."))
     submit = SubmitField("Sign up")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not current_app.extensions.get("mail_enabled"):
+            del self.email  # no mail, no address: it could never be confirmed
 
     def validate_username(self, field):
         if User.by_username(field.data) is not None:
@@ -109,3 +117,29 @@ class AnotherWayForm(AppForm):
         if not form.is_submitted():
             form.way.data = ways[0].key
         return form
+
+
+class ForgotPasswordForm(AppForm):
+    username = StringField(
+        "Username or email address",
+        validators=[InputRequired("Enter your username or email address."),
+                    Length(max=254, message="Enter your username or email address (at most 254 characters).")],
+        render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"},
+    )
+    submit = SubmitField("Send me a link")
+
+
+class ResetPasswordForm(AppForm):
+    token = HiddenField()
+    password = new_password_field("New password", required="Enter a new password.")
+    password2 = repeat_password_field()
+    submit = SubmitField("Set my new password")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.password2.label.text = "Repeat new password"
+
+
+class ConfirmEmailForm(AppForm):
+    token = HiddenField()
+    submit = SubmitField("Confirm my email address")

@@ -37,6 +37,8 @@ PURPOSES = {
     "profile.change_password": "change your password",
     "profile.delete_account": "delete your account",
     "profile.sessions": "log out your other browsers",
+    "profile.email": "add or change your email address",
+    "profile.remove_email": "remove your email address",
 }
 ANY_PURPOSE = "change your security settings"
 

@@ -2,7 +2,7 @@
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from app import devices, events, passwords
+from app import devices, emails, events, passwords
 from app.auth import bp
 from app.auth.forms import ActionForm, LoginForm, RegistrationForm
 from app.auth.login_code import login_step
@@ -60,9 +60,14 @@ def register():
     user.set_password(form.password.data)
     db.session.add(user)
     db.session.commit()
+    address = form.email.address if "email" in form else None
+    if address:
+        emails.start_confirmation(user, address)  # committed with the event below
     events.record(events.SIGNED_UP, user)
     complete_login(user, remember=False)
     flash("Welcome! Your account is ready. You can turn on two-factor authentication below.", "success")
+    if address:
+        flash(f"We sent a link to {address}. Open it within 24 hours to confirm your email address.", "info")
     return redirect(url_for("profile.index"))
 
 

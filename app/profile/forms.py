@@ -2,6 +2,7 @@ from flask_login import current_user
 from wtforms import StringField, SubmitField
 from wtforms.validators import InputRequired, Length, ValidationError
 
+from app.emails import EmailAddressField
 from app.forms import AppForm, new_password_field, repeat_password_field
 
 
@@ -43,3 +44,13 @@ class DeleteAccountForm(AppForm):
     def validate_username(self, field):
         if field.data.strip() != self.expected_username:
             raise ValidationError("That is not your username.")
+
+
+class EmailForm(AppForm):
+    email = EmailAddressField(required="Enter your email address.", description=(
+        "For resetting a forgotten password and for security notices. We'll send a link to confirm it."))
+    submit = SubmitField("Send confirmation link")
+
+
+class RemoveEmailForm(AppForm):
+    submit = SubmitField("Remove email address")

@@ -86,6 +86,9 @@ def app_environment(fake, database_url, limits_url, sessions_url="", **settings)
         "WEB_CONCURRENCY": "",
         "GUNICORN_BIND": "",
         "PORT": "",
+        # No mail server unless a test gives one (tests/abuse/test_password_reset.py does).
+        "MAIL_DISABLED": "1",
+        "MAIL_SERVER": "",
     })
     env.update({name: str(value) for name, value in settings.items()})
     if int(env["TRUSTED_PROXIES"] or 0) > 0 and "FORWARDED_ALLOW_IPS" not in settings:
