@@ -37,6 +37,7 @@ DEVICE_FORGOTTEN = "device_forgotten"
 TWO_FACTOR_RESET = "2fa_reset_by_admin"
 ACCOUNT_DELETED = "account_deleted"
 NEW_NETWORK = "new_network"
+PASSKEY_COUNT_WENT_BACK = "passkey_count_went_back"
 
 # What the profile shows for each kind, in the words used everywhere else: "code", "browser",
 # "two-factor authentication (2FA)". The detail, when there is one, follows in brackets.
@@ -65,6 +66,7 @@ DESCRIPTIONS = {
     DEVICE_FORGOTTEN: "Remembered browser forgotten",
     TWO_FACTOR_RESET: "Two-factor authentication (2FA) turned off by an administrator",
     NEW_NETWORK: "Signed in from a new network",
+    PASSKEY_COUNT_WENT_BACK: "A passkey or security key was refused: its signature count went back, so it may have been copied",
 }
 
 

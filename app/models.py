@@ -69,6 +69,9 @@ class User(UserMixin, db.Model):
     code_failures_since: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
     code_locked_until: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    # The WebAuthn user handle (64 random bytes, made with the first passkey): what a passkey
+    # names its account by, never the id or the username (app/methods/webauthn).
+    webauthn_handle: so.Mapped[Optional[bytes]] = so.mapped_column(sa.LargeBinary(64), unique=True)
 
     events: so.WriteOnlyMapped["SecurityEvent"] = so.relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
@@ -239,7 +242,7 @@ User.recovery_codes_left = so.column_property(
 )
 
 
-PHONE, AUTHENTICATOR_APP = "phone", "totp"  # kinds of method; WebAuthn credentials come next
+PHONE, AUTHENTICATOR_APP, WEBAUTHN = "phone", "totp", "webauthn"  # kinds of method
 
 
 class TwoFactorMethod(db.Model):

@@ -3,6 +3,7 @@
 Each refusal names the variable to fix: an operator reading the one line a failed start leaves in
 the log should know what to change.
 """
+import ipaddress
 import math
 import re
 from collections import Counter
@@ -62,6 +63,38 @@ def check_encryption_keys(keys):
             )
 
 
+HOST_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
+
+
+def check_webauthn(rp_id, origins):
+    """Passkeys are bound to one host name (the RP ID) and accepted only from the listed origins."""
+    if not rp_id:
+        raise UnsafeSettings("WEBAUTHN_RP_ID must be set in production: the site's host name, like example.com "
+                             "(passkeys are bound to it).")
+    try:
+        ipaddress.ip_address(rp_id.strip("[]"))
+        is_address = True
+    except ValueError:
+        is_address = False
+    if is_address or not HOST_NAME.match(rp_id):
+        raise UnsafeSettings(f"WEBAUTHN_RP_ID must be a host name like example.com (not an address, a port or a "
+                             f"URL): {rp_id!r}")
+    if not origins:
+        raise UnsafeSettings("WEBAUTHN_ORIGINS must list the site's https origins in production, comma separated, "
+                             f"like https://{rp_id}.")
+    for origin in origins:
+        parts = urlsplit(origin)
+        try:
+            parts.port
+        except ValueError:
+            parts = None
+        if (parts is None or parts.scheme != "https" or not parts.hostname or parts.path not in ("", "/")
+                or parts.query or parts.fragment or parts.username or parts.password):
+            raise UnsafeSettings(f"WEBAUTHN_ORIGINS: {origin!r} is not an https origin like https://{rp_id}.")
+        if parts.hostname != rp_id and not parts.hostname.endswith("." + rp_id):
+            raise UnsafeSettings(f"WEBAUTHN_ORIGINS: {origin!r} is not on WEBAUTHN_RP_ID ({rp_id}) or a subdomain of it.")
+
+
 def check_production_settings(app):
     config = app.config
     if config.get("ENV_NAME") != "production":
@@ -87,3 +120,4 @@ def check_production_settings(app):
     if config.get("TRUSTED_PROXIES") and not config.get("FORWARDED_ALLOW_IPS"):
         raise UnsafeSettings("FORWARDED_ALLOW_IPS must name the proxies' addresses when TRUSTED_PROXIES is set.")
     check_encryption_keys(config.get("ENCRYPTION_KEYS") or [])
+    check_webauthn(config.get("WEBAUTHN_RP_ID"), config.get("WEBAUTHN_ORIGINS") or [])

@@ -4,3 +4,4 @@ bp = Blueprint("profile", __name__)
 
 from app.profile import account, methods, phone, required, routes, sessions  # noqa: E402,F401
 from app.methods.totp import views  # noqa: E402,F401
+from app.methods.webauthn import views as passkey_views  # noqa: E402,F401
