@@ -205,6 +205,8 @@ def production_config(fake, **overrides):
         "RATELIMIT_STORAGE_URI": "memory://",
         "RATELIMIT_ALLOW_MEMORY": True,
         "TRUSTED_HOSTS": ["localhost"],
+        "WEBAUTHN_RP_ID": "localhost",
+        "WEBAUTHN_ORIGINS": ["https://localhost"],
         "TRUSTED_PROXIES": 0,
         "FORCE_HTTPS": True,
         "SMS_ALLOWED_COUNTRIES": [],

@@ -237,7 +237,8 @@ def test_the_process_exits_naming_verify_channels(app_env, value, tmp_path):
     env.update({
         "APP_ENV": app_env, "VERIFY_CHANNELS": value, "DATABASE_URL": f"sqlite:///{tmp_path}/app.db",
         "SECRET_KEY": secrets.token_hex(32), "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-        "TRUSTED_HOSTS": "localhost", "VERIFY_PROVIDER": "twilio", "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "TRUSTED_HOSTS": "localhost", "WEBAUTHN_RP_ID": "localhost", "WEBAUTHN_ORIGINS": "https://localhost",
+        "VERIFY_PROVIDER": "twilio", "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
         "TWILIO_AUTH_TOKEN": "token", "TWILIO_VERIFY_SERVICE_ID": "VA" + "0" * 32,
         "RATELIMIT_STORAGE_URI": "memory://", "RATELIMIT_ALLOW_MEMORY": "1",
     })
