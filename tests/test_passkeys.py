@@ -627,3 +627,28 @@ def test_production_accepts_subdomain_origins(fake):
     app = create_app(production_config(fake, WEBAUTHN_RP_ID="example.com", TRUSTED_HOSTS=["example.com"],
                                        WEBAUTHN_ORIGINS=["https://example.com", "https://login.example.com:8443"]))
     dispose_app(app)
+
+
+def test_another_way_from_the_passkey_step_to_a_text(app, auth, client, fake):
+    phone_and_passkey_user(auth)
+    auth.login()
+    sends = len(fake.sends)
+    response = auth.post("/auth/verify/another", {"way": "phone:sms"})
+    assert response.headers["Location"] == "/auth/verify"
+    assert [s["channel"] for s in fake.sends[sends:]] == ["sms"]
+    assert "Enter your code" in text(client.get("/auth/verify"))
+    assert auth.post("/auth/verify", {"code": fake.last_code(PHONE)}).headers["Location"] == "/profile"
+
+
+def test_turning_2fa_off_or_deleting_the_account_leaves_no_credential(app, auth, client):
+    key = passkey_user(auth)
+    assert sign_in(client, key.assertion(sign_in_options(client))).status_code == 302
+    asked = options(client, "/auth/reauthenticate/passkey-options", "/auth/reauthenticate")
+    auth.post("/auth/reauthenticate/passkey", {"credential": key.assertion(asked)}, form_url="/auth/reauthenticate")
+    assert auth.post("/profile/2fa/disable").headers["Location"] == "/profile"
+    assert count(app, WebAuthnCredential) == 0
+    add_passkey(auth, SoftAuthenticator())
+    assert count(app, WebAuthnCredential) == 1
+    response = auth.post("/profile/delete", {"username": "alice"})
+    assert response.status_code == 302, text(response)
+    assert count(app, WebAuthnCredential) == 0 and count(app, TwoFactorMethod) == 0
