@@ -60,8 +60,10 @@ def purpose_of(next_url):
 
 
 def page_context(next_url):
+    # Asked only by the password page ("Confirm with a passkey instead"): the code pages read nothing for it.
+    passkey_alone = lambda: current_user.two_factor_enabled and webauthn.has_passkey(current_user)  # noqa: E731
     return {"purpose": purpose_of(next_url), "minutes": current_app.config["SUDO_MINUTES"], "next_url": next_url,
-            "passkey_alone": current_user.two_factor_enabled and webauthn.has_passkey(current_user)}
+            "passkey_alone": passkey_alone}
 
 
 def reauth_step(next_url):

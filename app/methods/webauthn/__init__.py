@@ -7,9 +7,13 @@ offers whichever of them is at hand. It resists phishing (a passkey answers only
 is offered first. Its challenge is answered by the browser, not typed: the code page shows a button
 that the script (static/webauthn.js) turns into navigator.credentials.get() and a form post.
 """
+import sqlalchemy as sa
+
 from app.codes import record_wrong_code
+from app.extensions import db
 from app.methods import Way
 from app.methods.webauthn.names import DEFAULT_NAME
+from app.models import WEBAUTHN, TwoFactorMethod
 from app.verification import CheckResult
 
 KEY = "passkey"  # a person's passkeys and security keys are one way: its key names no method
@@ -32,11 +36,6 @@ def describe(method):
 
 
 def has_passkey(user):
-    import sqlalchemy as sa
-
-    from app.extensions import db
-    from app.models import WEBAUTHN, TwoFactorMethod
-
     return db.session.scalar(sa.select(sa.exists().where(
         TwoFactorMethod.user_id == user.id, TwoFactorMethod.kind == WEBAUTHN)))
 
