@@ -652,3 +652,44 @@ def test_turning_2fa_off_or_deleting_the_account_leaves_no_credential(app, auth,
     response = auth.post("/profile/delete", {"username": "alice"})
     assert response.status_code == 302, text(response)
     assert count(app, WebAuthnCredential) == 0 and count(app, TwoFactorMethod) == 0
+
+
+# -- The rules, one by one -----------------------------------------------------------------------------
+
+def test_a_challenge_is_bound_to_its_ceremony_its_subject_and_its_session_and_works_once(app):
+    with app.test_request_context("/"):
+        challenge, kept = (ceremony.new_challenge(ceremony.SECOND_STEP, 7) for _ in range(2))
+        tampered = challenge[:-1] + bytes([challenge[-1] ^ 1])
+        for other, subject in [(ceremony.REGISTER, 7), (ceremony.SECOND_STEP, 8), (ceremony.SIGN_IN, "")]:
+            with pytest.raises(ceremony.Refused) as refused:
+                ceremony.use_challenge(challenge, other, subject)
+            assert refused.value.reason == "challenge" and not refused.value.guess
+        for broken in (tampered, challenge[:-2], b"", b"\x02" + challenge[1:]):
+            with pytest.raises(ceremony.Refused):
+                ceremony.use_challenge(broken, ceremony.SECOND_STEP, 7)
+        ceremony.use_challenge(challenge, ceremony.SECOND_STEP, 7)
+        with pytest.raises(ceremony.Refused) as refused:
+            ceremony.use_challenge(challenge, ceremony.SECOND_STEP, 7)
+        assert refused.value.reason == "replayed"
+    with app.test_request_context("/"):  # another session: another CSRF secret
+        with pytest.raises(ceremony.Refused) as refused:
+            ceremony.use_challenge(kept, ceremony.SECOND_STEP, 7)
+        assert refused.value.reason == "challenge"
+
+
+@pytest.mark.parametrize("answer", [
+    None, "", "null", "1", '"text"', "{}", '{"type": "public-key", "id": "AA", "rawId": "AA"}',
+    '{"type": "public-key", "id": "", "rawId": "", "response": {}}',
+    '{"type": "other", "id": "AA", "rawId": "AA", "response": {}}',
+])
+def test_what_is_not_an_answer_is_malformed(answer):
+    for kind in ("webauthn.create", "webauthn.get"):
+        with pytest.raises(ceremony.Malformed):
+            ceremony.parse_answer(answer, kind)
+
+
+def test_a_forged_answer_reads_back(app):
+    key = SoftAuthenticator()
+    key.user_handle = b"\x05" * 64
+    answer = ceremony.parse_answer(key.assertion({"challenge": b64url(b"c" * 57), "rpId": "localhost"}), "webauthn.get")
+    assert (answer.credential_id, answer.challenge, answer.user_handle) == (key.credential_id, b"c" * 57, b"\x05" * 64)

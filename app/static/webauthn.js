@@ -71,6 +71,10 @@
     return fetch(form.getAttribute("data-passkey-options"), {
       method: "POST", body: body, credentials: "same-origin", headers: { "Accept": "application/json" }
     }).then(function (response) {
+      if (response.redirected) {  // to confirm it's you again, or to log in again: go there
+        window.location.assign(response.url);
+        throw new Error("redirected");
+      }
       if (!response.ok) throw new Error("options: " + response.status);
       return response.json();
     });
