@@ -16,54 +16,16 @@ from app.methods.webauthn import ceremony
 from app.methods.webauthn.models import WebAuthnCredential
 from app.models import TwoFactorMethod, User
 from tests.conftest import PASSWORD, PHONE, csrf_token, page_text
+from tests.passkey_support import ADD, add_passkey, options, passkey_user, sign_in, sign_in_options
 from tests.support import NO_SEND_LIMITS, ShiftedClock, event_kinds, method_id, text, two_factor_user
 from tests.webauthn_forge import SoftAuthenticator, b64url, from_b64url
 
 pytestmark = pytest.mark.app_settings(**NO_SEND_LIMITS)
 
-ADD = "/profile/passkeys/add"
 ICLOUD = bytes.fromhex("fbfc3007154e4ecc8c0b6e020557d7bd")
 
 
-# -- Helpers: what the script does ----------------------------------------------------------------
-
-def options(client, url, page):
-    """What static/webauthn.js asks for: a POST with the page's CSRF token; the JSON options."""
-    response = client.post(url, data={"csrf_token": csrf_token(client, page)})
-    assert response.status_code == 200, (response.status_code, response.headers.get("Location"))
-    assert response.headers["Cache-Control"] == "no-store"
-    return response.get_json()
-
-
-def add_passkey(auth, authenticator, expect=302):
-    """'Add a passkey' from the profile (confirming it's you first when asked): options, the
-    authenticator's answer, posted in the page's form."""
-    if auth.client.get(ADD).status_code == 302:
-        auth.confirm_its_you_to(ADD)
-    answer = authenticator.register(options(auth.client, f"{ADD}/options", ADD))
-    response = auth.post(ADD, {"credential": answer})
-    assert response.status_code == expect, text(response)
-    return response
-
-
-def passkey_user(auth, username="alice", **authenticator):
-    """`username` signed up with one passkey (2FA on through it, codes saved), logged out."""
-    assert auth.register(username).status_code == 302
-    key = SoftAuthenticator(**authenticator)
-    assert add_passkey(auth, key).headers["Location"] == "/profile/recovery-codes"
-    assert auth.post("/profile/recovery-codes").status_code == 302
-    auth.logout()
-    return key
-
-
-def sign_in_options(client):
-    return options(client, "/auth/passkey/options", "/auth/login")
-
-
-def sign_in(client, answer, next_url=""):
-    return client.post("/auth/passkey", data={"csrf_token": csrf_token(client), "credential": answer,
-                                              "next": next_url})
-
+# -- Helpers ---------------------------------------------------------------------------------------
 
 def logged_in_as(client):
     response = client.get("/profile")
