@@ -607,6 +607,8 @@ def test_turning_2fa_off_or_deleting_the_account_leaves_no_credential(app, auth,
     assert sign_in(client, key.assertion(sign_in_options(client))).status_code == 302
     asked = options(client, "/auth/reauthenticate/passkey-options", "/auth/reauthenticate")
     auth.post("/auth/reauthenticate/passkey", {"credential": key.assertion(asked)}, form_url="/auth/reauthenticate")
+    page = text(client.get("/profile/2fa/disable"))
+    assert "your passkey and security key (1): it stops working here" in page and "authenticator app" not in page
     assert auth.post("/profile/2fa/disable").headers["Location"] == "/profile"
     assert count(app, WebAuthnCredential) == 0
     add_passkey(auth, SoftAuthenticator())
