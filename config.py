@@ -84,6 +84,12 @@ class Config:
     # first code of every step is a text), and read as a tuple from then on.
     VERIFY_CHANNELS = env("VERIFY_CHANNELS", "sms,call")
 
+    # Passkeys (WebAuthn): the site's host name (the RP ID passkeys are bound to) and its https
+    # origins, comma separated. Development and tests derive both from each request; production
+    # refuses to start without them (app/settings_check.py).
+    WEBAUTHN_RP_ID = env("WEBAUTHN_RP_ID")
+    WEBAUTHN_ORIGINS = env_list("WEBAUTHN_ORIGINS", upper=False)
+
     # Every account must have a second factor: without one, a person can only set one up.
     REQUIRE_TWO_FACTOR = env_flag("REQUIRE_TWO_FACTOR")
     # The name authenticator apps show beside the account (the issuer of its otpauth:// key).
@@ -209,6 +215,7 @@ class TestingConfig(Config):
     VERIFY_PROVIDER = "console"
     RATELIMIT_STORAGE_URI = env("TEST_RATELIMIT_STORAGE_URI", "memory://")
     REQUIRE_TWO_FACTOR = False
+    WEBAUTHN_RP_ID, WEBAUTHN_ORIGINS = None, []  # derived from each request
     SMS_ALLOWED_COUNTRIES = []
     DEFAULT_COUNTRY = "US"
     # The tests are about flows, not hash cost: cheap hashes keep hundreds of logins quick

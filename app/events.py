@@ -42,6 +42,7 @@ EMAIL_CHANGED = "email_changed"
 EMAIL_REMOVED = "email_removed"
 PASSWORD_RESET_REQUESTED = "password_reset_requested"
 PASSWORD_RESET = "password_reset"
+PASSKEY_COUNT_WENT_BACK = "passkey_count_went_back"
 
 # What the profile shows for each kind, in the words used everywhere else: "code", "browser",
 # "two-factor authentication (2FA)". The detail, when there is one, follows in brackets.
@@ -75,6 +76,7 @@ DESCRIPTIONS = {
     EMAIL_REMOVED: "Email address removed",
     PASSWORD_RESET_REQUESTED: "Link to reset your password sent by email",
     PASSWORD_RESET: "Password reset with a link sent by email",
+    PASSKEY_COUNT_WENT_BACK: "A passkey or security key was refused: its signature count went back, so it may have been copied",
 }
 
 

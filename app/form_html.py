@@ -163,4 +163,4 @@ def hidden_fields(form):
 
 def init_app(app):
     app.jinja_env.globals.update(control=control, label=label, fields=fields, hidden_fields=hidden_fields,
-                                  form_problems=problems)
+                                  field_row=field_row, form_problems=problems)

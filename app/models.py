@@ -59,6 +59,9 @@ class User(UserMixin, db.Model):
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
     # A confirmed address only (app/emails.py): the domain lowercased, so unique compares it so.
     email: so.Mapped[Optional[str]] = so.mapped_column(sa.String(254), unique=True, index=True)
+    # The WebAuthn user handle (64 random bytes, made with the first passkey): what a passkey
+    # names its account by, never the id or the username (app/methods/webauthn).
+    webauthn_handle: so.Mapped[Optional[bytes]] = so.mapped_column(sa.LargeBinary(64), unique=True)
 
     events: so.WriteOnlyMapped["SecurityEvent"] = so.relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
@@ -236,7 +239,7 @@ User.recovery_codes_left = so.column_property(
 )
 
 
-PHONE, AUTHENTICATOR_APP = "phone", "totp"  # kinds of method; WebAuthn credentials come next
+PHONE, AUTHENTICATOR_APP, WEBAUTHN = "phone", "totp", "webauthn"  # kinds of method
 
 
 class TwoFactorMethod(db.Model):

@@ -3,6 +3,7 @@
 Each refusal names the variable to fix: an operator reading the one line a failed start leaves in
 the log should know what to change.
 """
+import ipaddress
 import math
 import re
 from collections import Counter
@@ -82,6 +83,36 @@ def check_password_hash_cost(config):
             f"use at least {least} KiB (the cheat sheet's equal pairs of memory × passes: {pairs}, "
             "or more of either)."
         )
+HOST_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
+
+
+def check_webauthn(rp_id, origins):
+    """Passkeys are bound to one host name (the RP ID) and accepted only from the listed origins."""
+    if not rp_id:
+        raise UnsafeSettings("WEBAUTHN_RP_ID must be set in production: the site's host name, like example.com "
+                             "(passkeys are bound to it).")
+    try:
+        ipaddress.ip_address(rp_id.strip("[]"))
+        is_address = True
+    except ValueError:
+        is_address = False
+    if is_address or not HOST_NAME.match(rp_id):
+        raise UnsafeSettings(f"WEBAUTHN_RP_ID must be a host name like example.com (not an address, a port or a "
+                             f"URL): {rp_id!r}")
+    if not origins:
+        raise UnsafeSettings("WEBAUTHN_ORIGINS must list the site's https origins in production, comma separated, "
+                             f"like https://{rp_id}.")
+    for origin in origins:
+        parts = urlsplit(origin)
+        try:
+            parts.port
+        except ValueError:
+            parts = None
+        if (parts is None or parts.scheme != "https" or not parts.hostname or parts.path not in ("", "/")
+                or parts.query or parts.fragment or parts.username or parts.password):
+            raise UnsafeSettings(f"WEBAUTHN_ORIGINS: {origin!r} is not an https origin like https://{rp_id}.")
+        if parts.hostname != rp_id and not parts.hostname.endswith("." + rp_id):
+            raise UnsafeSettings(f"WEBAUTHN_ORIGINS: {origin!r} is not on WEBAUTHN_RP_ID ({rp_id}) or a subdomain of it.")
 
 
 def check_production_settings(app):
@@ -111,6 +142,7 @@ def check_production_settings(app):
     check_encryption_keys(config.get("ENCRYPTION_KEYS") or [])
     check_password_hash_cost(config)
     check_mail_settings(config)
+    check_webauthn(config.get("WEBAUTHN_RP_ID"), config.get("WEBAUTHN_ORIGINS") or [])
 
 
 def check_mail_settings(config):

@@ -105,6 +105,8 @@ class Run:
             "TWILIO_TIMEOUT": "5",
             "FORCE_HTTPS": "false",  # no TLS on loopback; cookies stay Secure (see people.Browser)
             "TRUSTED_HOSTS": LOOPBACK,
+            "WEBAUTHN_RP_ID": "localhost",  # passkeys: the bench's forged answers come from this origin
+            "WEBAUTHN_ORIGINS": "https://localhost",
             "RATELIMIT_STORAGE_URI": "memory://",
             "RATELIMIT_ALLOW_MEMORY": "1",  # the limits are raised out of the way anyway
             "WEB_CONCURRENCY": str(WORKERS),

@@ -13,6 +13,11 @@ the fake Verify), the code page, the code (checked by the fake), the profile.
   default (argon2-cffi's own, which its passlib handler takes: Argon2id, 64 MiB, 3 passes, 4 lanes)
   and with werkzeug's scrypt, this app's hash before Argon2. The same library hashes for both apps,
   so at the same parameters the hash costs both the same; what differs is the app's own part.
+
+Beside it, a whole passkey sign-in: the login page, the options (POST /auth/passkey/options), the
+browser's answer (POST /auth/passkey; forged by tests/webauthn_forge.py, outside the timing: in a
+browser the authenticator does that work) and the profile. In-process, the CPU of the app's calls;
+under gunicorn (a full run), the workers' CPU per sign-in, measured like the SMS login's.
 """
 import sys
 import time
@@ -26,6 +31,8 @@ HASH_CHECKS, QUICK_HASH_CHECKS = 20, 5
 FST_DEFAULT = (65536, 3, 4)  # argon2.PasswordHasher()'s memory (KiB), passes and lanes: Flask-Security-Too's
 OLD_SCRYPT = "scrypt:32768:8:1"  # werkzeug's default, this app's hash before Argon2: 128 × N × r bytes = 32 MiB
 ROUNDS, LOGINS_PER_ROUND, PEOPLE_AT_ONCE = 5, 100, 8
+PASSKEY_PEOPLE = 20
+PASSKEY_ORIGIN = "https://localhost"  # WEBAUTHN_ORIGINS in the bench's environment (bench/harness.py)
 
 
 class PasswordCheckTimer:
@@ -152,6 +159,100 @@ def hash_alone(run, count):
     rows.append({"name": "this app before Argon2 (werkzeug's default)", "cost": "scrypt N = 2^15, r = 8, p = 1",
                  "mib": 32.0, "cpu_ms": cpu, "wall_ms": wall})
     return rows
+# -- passkey sign-ins ------------------------------------------------------------------------------
+
+def seed_passkey_people(app, count=PASSKEY_PEOPLE):
+    """People whose one way in is a synced passkey (it always counts 0, so threads may share it),
+    written straight to the database as a registration would leave them."""
+    import secrets
+
+    from app.extensions import db
+    from app.methods.webauthn.ceremony import lookup_of
+    from app.methods.webauthn.models import WebAuthnCredential
+    from app.models import WEBAUTHN, TwoFactorMethod, User
+    from tests.webauthn_forge import SoftAuthenticator
+
+    people = []
+    with app.app_context():
+        for number in range(count):
+            key = SoftAuthenticator(origin=PASSKEY_ORIGIN, counts=False, synced=True)
+            key.user_handle, key.rp_id = secrets.token_bytes(64), "localhost"
+            user = User(webauthn_handle=key.user_handle)
+            user.set_username(f"bench-passkey-{number:03d}")
+            user.password_hash = "unused"
+            db.session.add(user)
+            db.session.flush()
+            method = TwoFactorMethod(user_id=user.id, kind=WEBAUTHN, name="Passkey", counter=0,
+                                     lookup=lookup_of(key.credential_id))
+            db.session.add(method)
+            db.session.flush()
+            db.session.add(WebAuthnCredential(method_id=method.id, credential_id=key.credential_id,
+                                              public_key=key.cose_key(), transports="internal", aaguid="",
+                                              backup_eligible=True, backed_up=True))
+            people.append({"username": user.username, "passkey": key})
+        db.session.commit()
+    return people
+
+
+def in_process_passkey_sign_in(client, person):
+    """The four requests of a passkey sign-in; returns the CPU seconds spent in the app's calls."""
+    spent = 0.0
+
+    def call(method, path, **kwargs):
+        nonlocal spent
+        started = time.thread_time()
+        answer = getattr(client, method)(path, **kwargs)
+        spent += time.thread_time() - started
+        return answer
+
+    page = call("get", "/auth/login")
+    assert page.status_code == 200, page.status_code
+    token = simulated.csrf_token(page.get_data(as_text=True), "/auth/login")
+    options = call("post", "/auth/passkey/options", data={"csrf_token": token})
+    assert options.status_code == 200, options.status_code
+    forged = person["passkey"].assertion(options.get_json())  # the authenticator's work, not the app's
+    answer = call("post", "/auth/passkey", data={"csrf_token": token, "credential": forged, "next": ""})
+    assert answer.status_code == 302 and answer.headers["Location"].endswith("/profile"), answer.status_code
+    page = call("get", "/profile")
+    assert page.status_code == 200, page.status_code
+    return spent, page
+
+
+def in_process_passkey_cpu(run, people, sign_ins):
+    samples = []
+    for number in range(sign_ins + 1):
+        client = in_process_client(run.app)
+        spent, page = in_process_passkey_sign_in(client, people[number % len(people)])
+        token = simulated.csrf_token(page.get_data(as_text=True), "/profile")
+        client.post("/auth/logout", data={"csrf_token": token})
+        if number:
+            samples.append(spent * 1000)
+    return samples
+
+
+def passkey_visit(browser, person, fake):
+    """A passkey sign-in in a new browser, then logging out."""
+    page = browser.go("GET", "/auth/login", 200)
+    options = browser.form("/auth/passkey/options", page, {}, 200)
+    forged = person["passkey"].assertion(options.json())
+    browser.form("/auth/passkey", page, {"credential": forged, "next": ""}, 302, "/profile")
+    profile = browser.go("GET", "/profile", 200)
+    browser.form("/auth/logout", profile, {}, 302, "/auth/login")
+
+
+def passkey_round(run, people):
+    """One round under gunicorn, as the SMS login's: the workers' CPU per passkey sign-in."""
+    with run.gunicorn("passkeys", "main:app") as server:
+        simulated.run_people(server.url, people, run.fake, PEOPLE_AT_ONCE, flow=passkey_visit, count=PEOPLE_AT_ONCE)
+        with CpuWindow(server) as cpu:
+            state = simulated.run_people(server.url, people, run.fake, PEOPLE_AT_ONCE, flow=passkey_visit,
+                                         count=LOGINS_PER_ROUND, duration=300)
+    done = state["done"]
+    log(f"passkeys: {done} sign-ins, {done / state['elapsed']:.1f}/s, "
+        f"{1000 * cpu.worker_seconds / done if done else float('nan'):.0f} ms of worker CPU each, "
+        f"{len(state['errors'])} errors")
+    return {"done": done, "errors": state["errors"][:10], "per_s": done / state["elapsed"],
+            "cpu_ms": 1000 * cpu.worker_seconds / done if done else float("nan"), "others": cpu.others}
 
 
 def gunicorn_rounds(run):
@@ -182,6 +283,12 @@ def measure(run):
         hashes = hash_alone(run, QUICK_HASH_CHECKS if run.quick else HASH_CHECKS)
     result = {"samples": samples, "others": cpu.others, "rounds": [] if run.quick else gunicorn_rounds(run),
               "hash_alone": hashes, "hash_alone_others": cpu_alone.others}
+    passkey_people = seed_passkey_people(run.app)
+    result["passkey_samples"] = in_process_passkey_cpu(
+        run, passkey_people, QUICK_IN_PROCESS_LOGINS if run.quick else IN_PROCESS_LOGINS)
+    result["passkey_ms"] = median(result["passkey_samples"])
+    result["passkey_p90_ms"] = percentile(result["passkey_samples"], 0.9)
+    result["passkey_round"] = None if run.quick else passkey_round(run, passkey_people)
     totals = [total for total, _, _ in samples]
     result["total_ms"] = median(totals)
     result["hash_ms"] = median(hashed for _, hashed, _ in samples)
@@ -194,8 +301,13 @@ def measure(run):
 def targets(result):
     figure = result["without_hash_ms"]
     seen = result["hash_calls"] >= 1
-    return [Target("Whole 2FA login: app CPU without the password hash", f"{figure:.1f} ms",
-                   f"≤ {TARGET_MS} ms", figure <= TARGET_MS if seen else None)]
+    targets = [Target("Whole 2FA login: app CPU without the password hash", f"{figure:.1f} ms",
+                      f"≤ {TARGET_MS} ms", figure <= TARGET_MS if seen else None)]
+    if "passkey_ms" in result:
+        passkey = result["passkey_ms"]
+        targets.append(Target("Whole passkey sign-in: app CPU (no password, no code)", f"{passkey:.1f} ms",
+                              f"≤ {TARGET_MS} ms, like a 2FA login", passkey <= TARGET_MS))
+    return targets
 
 
 def section(result):
@@ -241,4 +353,25 @@ def section(result):
         errors = [e for r in rounds for e in r["errors"]]
         if errors:
             lines.append("- First failures: " + "; ".join(errors[:5]))
+    if "passkey_ms" in result:
+        lines += [
+            "",
+            "A whole passkey sign-in: login page, options, the browser's answer (an ES256 assertion, "
+            "forged outside the timing), profile.",
+            "",
+            f"- In-process, {len(result['passkey_samples'])} sign-ins, each in a new browser: "
+            f"**{result['passkey_ms']:.1f} ms** of app CPU per sign-in (p90 {result['passkey_p90_ms']:.1f} ms), "
+            f"beside {result['without_hash_ms']:.1f} ms for a whole SMS 2FA login without its password hash "
+            f"and {result['total_ms']:.1f} ms with it.",
+        ]
+        passkey_round_result = result.get("passkey_round")
+        if passkey_round_result:
+            sms_cpu = median(r["cpu_ms"] for r in rounds) if rounds else float("nan")
+            lines.append(
+                f"- Under gunicorn, {PEOPLE_AT_ONCE} people at once, {passkey_round_result['done']} sign-ins: "
+                f"**{passkey_round_result['cpu_ms']:.0f} ms of worker CPU per passkey sign-in** (logging out "
+                f"included), beside {sms_cpu:.0f} ms per SMS 2FA login; "
+                f"{passkey_round_result['per_s']:.1f} sign-ins/s; failed "
+                f"{len(passkey_round_result['errors'])}. Other work kept the cores "
+                f"{passkey_round_result['others']:.0%} busy meanwhile.")
     return lines

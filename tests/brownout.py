@@ -188,6 +188,8 @@ def app_environment(fake, database_url, breaker=True, extra=None):
         "RATELIMIT_STORAGE_URI": "memory://",
         "RATELIMIT_ALLOW_MEMORY": "1",
         "TRUSTED_HOSTS": "127.0.0.1,localhost",
+        "WEBAUTHN_RP_ID": "localhost",
+        "WEBAUTHN_ORIGINS": "https://localhost",
         "SESSION_REDIS_URL": "",
         "TRUSTED_PROXIES": "0",
         "NO_PROXY": "127.0.0.1,localhost",

@@ -95,7 +95,8 @@ def start_with(app_env, tmp_path, **settings):
         "SECRET_KEY": secrets.token_hex(32), "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "TRUSTED_HOSTS": "localhost", "VERIFY_PROVIDER": "twilio", "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
         "TWILIO_AUTH_TOKEN": "token", "TWILIO_VERIFY_SERVICE_ID": "VA" + "0" * 32,
-        "RATELIMIT_STORAGE_URI": "memory://", "RATELIMIT_ALLOW_MEMORY": "1", "MAIL_DISABLED": "1", **settings,
+        "RATELIMIT_STORAGE_URI": "memory://", "RATELIMIT_ALLOW_MEMORY": "1", "MAIL_DISABLED": "1",
+        "WEBAUTHN_RP_ID": "localhost", "WEBAUTHN_ORIGINS": "https://localhost", **settings,
     })
     return subprocess.run([sys.executable, "-c", "from main import app"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
@@ -220,6 +221,8 @@ def production_config(fake, **overrides):
         "RATELIMIT_STORAGE_URI": "memory://",
         "RATELIMIT_ALLOW_MEMORY": True,
         "TRUSTED_HOSTS": ["localhost"],
+        "WEBAUTHN_RP_ID": "localhost",
+        "WEBAUTHN_ORIGINS": ["https://localhost"],
         "TRUSTED_PROXIES": 0,
         "FORCE_HTTPS": True,
         "SMS_ALLOWED_COUNTRIES": [],

@@ -186,6 +186,9 @@ def scenario(endpoint, app, fake, n):
         browser, _ = user_with_2fa(app, fake, name, phone)
         wait_out_cooldown(app, phone)
         return Scenario(browser, "/auth/reauthenticate?next=/profile", {"password": PASSWORD})
+    passkeys = passkey_scenario(endpoint, app, fake, name, phone)
+    if passkeys is not None:
+        return passkeys
     if endpoint.startswith("auth.reauthenticate_"):
         browser, codes, code_url = reauth_code_step(app, fake, name, phone)
         wait_out_cooldown(app, phone)
@@ -274,6 +277,54 @@ def email_scenario(endpoint, app, fake, name):
     return Scenario(new_browser(app, fake), "/auth/reset-password",
                     {"token": token, "password": "a new password", "password2": "a new password"},
                     form_url=f"/auth/reset-password?token={token}")
+# Passkey options: a POST (with the page's token) that answers JSON and changes nothing.
+READ_ONLY = {"auth.passkey_sign_in_options", "auth.second_step_options", "auth.reauthenticate_step_options",
+             "auth.reauthenticate_passkey_options"}
+
+
+def passkey_scenario(endpoint, app, fake, name, phone):
+    """The passkey routes' scenarios (tests/passkey_support.py does what the script does)."""
+    from tests.passkey_support import ADD, add_passkey, options, passkey_user, sign_in, sign_in_options
+    from tests.webauthn_forge import SoftAuthenticator
+
+    if endpoint == "auth.passkey_sign_in_options":
+        return Scenario(new_browser(app, fake), "/auth/passkey/options", {}, form_url="/auth/login")
+    if endpoint == "auth.passkey_sign_in":
+        key = passkey_user(new_browser(app, fake), name)
+        browser = new_browser(app, fake)
+        answer = key.assertion(sign_in_options(browser.client))
+        return Scenario(browser, "/auth/passkey", {"credential": answer, "next": ""}, form_url="/auth/login")
+    if endpoint in ("profile.passkey_options", "profile.add_passkey"):
+        browser = user_without_2fa(app, fake, name)
+        browser.confirm_its_you_to(ADD)
+        if endpoint == "profile.passkey_options":  # the first options make the user handle
+            return Scenario(browser, f"{ADD}/options", {}, form_url=ADD)
+        answer = SoftAuthenticator().register(options(browser.client, f"{ADD}/options", ADD))
+        return Scenario(browser, ADD, {"credential": answer})
+    if endpoint in ("auth.second_step_options", "auth.reauthenticate_step_options"):
+        browser, _ = user_with_2fa(app, fake, name, phone)
+        add_passkey(browser, SoftAuthenticator())
+        if endpoint == "auth.second_step_options":
+            browser.logout()
+            assert browser.login(name).headers["Location"] == "/auth/verify"
+            return Scenario(browser, "/auth/verify/passkey-options", {}, form_url="/auth/verify")
+        code_url = browser.post("/auth/reauthenticate?next=/profile", {"password": PASSWORD}).headers["Location"]
+        return Scenario(browser, "/auth/reauthenticate/code/passkey-options", {}, form_url=code_url)
+    if endpoint in ("auth.reauthenticate_passkey_options", "auth.reauthenticate_with_passkey",
+                    "profile.rename_passkey"):
+        browser = new_browser(app, fake)
+        key = passkey_user(browser, name)
+        assert sign_in(browser.client, key.assertion(sign_in_options(browser.client))).status_code == 302
+        if endpoint == "auth.reauthenticate_passkey_options":
+            return Scenario(browser, "/auth/reauthenticate/passkey-options", {}, form_url="/auth/reauthenticate")
+        asked = options(browser.client, "/auth/reauthenticate/passkey-options", "/auth/reauthenticate")
+        if endpoint == "auth.reauthenticate_with_passkey":
+            return Scenario(browser, "/auth/reauthenticate/passkey?next=/profile", {"credential": key.assertion(asked)},
+                            form_url="/auth/reauthenticate")
+        browser.post("/auth/reauthenticate/passkey", {"credential": key.assertion(asked)},
+                     form_url="/auth/reauthenticate")
+        return Scenario(browser, f"/profile/passkeys/{method_id(app, name, 'webauthn')}/rename", {"name": "Laptop"})
+    return None
 
 
 VOLATILE_SESSION_KEYS = {"csrf_token", "_flashes"}
@@ -322,5 +373,8 @@ def test_every_post_route_refuses_a_missing_or_foreign_token_and_changes_nothing
         # The same request with the browser's own token does act: the scenario was a real one.
         response = browser.post(walk.url, walk.data, form_url=walk.form_url)
         assert response.status_code in (200, 302), (endpoint, response.status_code)
+        if endpoint in READ_ONLY:
+            assert response.is_json and state(app, fake, browser) == before, endpoint
+            continue
         assert state(app, fake, browser) != before, (endpoint, "the scenario does nothing even with its token")
     assert unwalked == [], f"POST routes with no scenario in this test: {unwalked}"

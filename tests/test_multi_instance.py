@@ -67,6 +67,8 @@ def servers(fake_server, fresh_postgres_database, tmp_path_factory):
         **production_twilio_environment(fake_server),
         "TWILIO_TIMEOUT": "5",
         "TRUSTED_HOSTS": "127.0.0.1,localhost",
+        "WEBAUTHN_RP_ID": "localhost",
+        "WEBAUTHN_ORIGINS": "https://localhost",
         "NO_PROXY": "127.0.0.1,localhost",
         # The defaults, pinned: a developer's .env (read in production mode) must not move them.
         "LOGIN_LIMIT_PER_USERNAME": "10/minute;50/hour",

@@ -80,6 +80,8 @@ def test_redis_rate_limit_storage_is_accepted():
         "ENCRYPTION_KEYS": [Fernet.generate_key().decode()],
         "PASSWORD_ARGON2_MEMORY_KIB": 19456, "PASSWORD_ARGON2_TIME_COST": 2, "PASSWORD_ARGON2_PARALLELISM": 1,
         "MAIL_DISABLED": True,
+        "WEBAUTHN_RP_ID": "sms2fa.example",
+        "WEBAUTHN_ORIGINS": ["https://sms2fa.example"],
         **{name: "set" for name in TWILIO_SETTINGS},
     }
     check_production_settings(SimpleNamespace(config=config))  # no exception
@@ -245,6 +247,7 @@ def test_production_process_without_encryption_keys_exits_naming_it():
 def test_production_process_with_encryption_keys_starts():
     result = start_in_a_process(
         SECRET_KEY=secrets.token_hex(32), VERIFY_PROVIDER="twilio", TRUSTED_HOSTS="sms2fa.example",
+        WEBAUTHN_RP_ID="sms2fa.example", WEBAUTHN_ORIGINS="https://sms2fa.example",
         RATELIMIT_ALLOW_MEMORY="1", ENCRYPTION_KEYS=f" {Fernet.generate_key().decode()}, {Fernet.generate_key().decode()} ",
         MAIL_DISABLED="1", **{name: "set" for name in TWILIO_SETTINGS},
     )

@@ -2,7 +2,8 @@
 and one way of saying where the code went and when another one may be asked for.
 
 The page works with a challenge (app.methods): a phone's, which sends codes and has the buttons
-below, or an authenticator app's, which sends nothing; it asks the challenge to check the code.
+below, an authenticator app's, which sends nothing, or a passkey's, answered by the browser (its
+form, and the page, say so); it asks the challenge to check the code or answer.
 
 Every button on a code page (Resend code, Call me instead, Send by WhatsApp instead) ends in a
 redirect back to the page, whatever happened, so no POST address is left in the browser and a reload
@@ -84,6 +85,7 @@ class CodeStep:
     locked: str  # why no code can be entered now, or "" when one can
     channels: tuple  # what the buttons may send by (VERIFY_CHANNELS): sms always, call, whatsapp
     sends_codes: bool  # False for an authenticator app: no buttons, no "valid for"
+    passkey: bool = False  # answered by a passkey or security key: a button, no code field
 
 
 class CodePage:
@@ -120,10 +122,13 @@ class CodePage:
             locked=locked_sentence(lock) if lock else "",
             channels=current_app.config["VERIFY_CHANNELS"],
             sends_codes=self.challenge.sends_codes,
+            passkey=getattr(self.challenge, "passkey", False),
         )
 
     def form(self, form_class=CodeForm, **kwargs):
-        """The code form, expecting the challenge's number of digits."""
+        """The code form, expecting the challenge's number of digits (or the challenge's own form)."""
+        if hasattr(self.challenge, "form_class"):
+            form_class = self.challenge.form_class(form_class)
         form = form_class(**kwargs)
         form.code.length = self.challenge.code_length
         return form
@@ -176,9 +181,11 @@ class CodePage:
         if result in (CheckResult.WRONG, CheckResult.ALREADY_USED):
             form.code.raw_data, form.code.data = None, ""  # a wrong code is no use to edit
             form.code.errors.append(ALREADY_USED if result is CheckResult.ALREADY_USED else
+                                    getattr(self.challenge, "message", None) or
                                     wrong_code_message(tries_left() if tries_left is not None else None))
             return result, self.render(form, 401)
-        flash(CODE_EXPIRED if result is CheckResult.EXPIRED else TOO_MANY_CODES, "warning")
+        expired = getattr(self.challenge, "message", None) or CODE_EXPIRED
+        flash(expired if result is CheckResult.EXPIRED else TOO_MANY_CODES, "warning")
         return result, self.render(status=400)
 
     def resend(self, user, channel, back):

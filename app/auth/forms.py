@@ -47,7 +47,8 @@ class LoginForm(AppForm):
     username = StringField(
         "Username",
         validators=[InputRequired("Enter your username."), Length(max=64, message="A username is at most 32 characters.")],
-        render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"},
+        # "webauthn": the browser may offer the site's passkeys here (static/webauthn.js).
+        render_kw={"autocomplete": "username webauthn", "autocapitalize": "none", "spellcheck": "false"},
     )
     password = current_password_field()
     remember_me = BooleanField("Remember me")

@@ -62,10 +62,10 @@ def verify():
     result, response = page.submit(
         form, user, take_attempt=pending.take_attempt, exhausted=void_login, tries_left=pending.attempts_left)
     if response is None:
-        methods.mark_used(chosen.method)
+        methods.mark_used(getattr(page.challenge, "answered_by", None) or chosen.method)
         remember_device = form.remember_device.data
         trusted = [(events.DEVICE_TRUSTED, "")] if remember_device else []
-        response = finish_two_factor_login(user, pending, "with a code", also=trusted)
+        response = finish_two_factor_login(user, pending, getattr(page.challenge, "how", "with a code"), also=trusted)
         flash("You are logged in.", "success")
         if remember_device:
             devices.remember(user, response)

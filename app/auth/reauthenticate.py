@@ -14,6 +14,7 @@ from flask_login import current_user, login_required
 from werkzeug.exceptions import HTTPException
 
 from app import events, lost_phone, methods
+from app.methods import webauthn
 from app.auth import bp
 from app.auth.attempts import CodeAttempts
 from app.auth.code_step import CodePage
@@ -30,6 +31,8 @@ PASSWORD_OK = "reauth_password_ok"  # {"id", "at", "way"}: the password is confi
 PURPOSES = {
     "profile.enable_2fa": "turn on two-factor authentication (2FA)",
     "profile.add_authenticator": "set up an authenticator app",
+    "profile.add_passkey": "add a passkey",
+    "profile.rename_passkey": "rename a passkey",
     "profile.remove_method": "remove a way to log in",
     "profile.change_phone": "change your phone number",
     "profile.disable_2fa": "turn off two-factor authentication (2FA)",
@@ -59,7 +62,10 @@ def purpose_of(next_url):
 
 
 def page_context(next_url):
-    return {"purpose": purpose_of(next_url), "minutes": current_app.config["SUDO_MINUTES"], "next_url": next_url}
+    # Asked only by the password page ("Confirm with a passkey instead"): the code pages read nothing for it.
+    passkey_alone = lambda: current_user.two_factor_enabled and webauthn.has_passkey(current_user)  # noqa: E731
+    return {"purpose": purpose_of(next_url), "minutes": current_app.config["SUDO_MINUTES"], "next_url": next_url,
+            "passkey_alone": passkey_alone}
 
 
 def reauth_step(next_url):
@@ -155,8 +161,8 @@ def reauthenticate_code():
         page.form(), user, take_attempt=attempts.take, exhausted=lambda: no_tries_left(next_url),
         tries_left=attempts.left)
     if response is None:
-        methods.mark_used(chosen.method)
-        return finish_reauthentication(next_url, "with a code")
+        methods.mark_used(getattr(page.challenge, "answered_by", None) or chosen.method)
+        return finish_reauthentication(next_url, getattr(page.challenge, "how", "with a code"))
     if result is not None and code_step_wait(user):
         end_code_step()
     elif result is CheckResult.WRONG and attempts.left() == 0:

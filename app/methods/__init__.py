@@ -3,20 +3,22 @@
 The login's second step and "confirm it's you" work with a Way: one method and how it is used (a
 phone by text, call or WhatsApp; an authenticator app). They ask the method's kind for a challenge,
 which sends a code or sends nothing and checks what was typed; they never ask which kind it is.
-Each kind lives in its own package (app/methods/phone, app/methods/totp) with its rules and pages.
+Each kind lives in its own package (app/methods/phone, app/methods/totp, app/methods/webauthn) with
+its rules and pages. A kind may offer one way for all its methods (every passkey of a person is one
+way: the browser picks the one at hand), and may say it resists phishing: its way is offered first.
 """
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import AUTHENTICATOR_APP, PHONE, TwoFactorMethod, utcnow
+from app.models import AUTHENTICATOR_APP, PHONE, WEBAUTHN, TwoFactorMethod, utcnow
 
 
 @dataclass(frozen=True)
 class Way:
     method_id: int
-    channel: str  # "sms", "call", "whatsapp" (a phone) or "app" (an authenticator app)
+    channel: str  # "sms", "call", "whatsapp" (a phone), "app" (an authenticator app) or "passkey"
     words: str  # "Text message to your phone ending in 56"
 
     @property
@@ -25,9 +27,9 @@ class Way:
 
 
 def _kinds():
-    from app.methods import phone, totp
+    from app.methods import phone, totp, webauthn
 
-    return {PHONE: phone, AUTHENTICATOR_APP: totp}
+    return {PHONE: phone, AUTHENTICATOR_APP: totp, WEBAUTHN: webauthn}
 
 
 def kind_of(method):
@@ -41,7 +43,12 @@ def methods_of(user):
 
 
 def ways(methods):
-    return [way for method in methods for way in kind_of(method).ways(method)]
+    """Every way the methods offer, each once (a kind's way shared by its methods comes once)."""
+    offered = {}
+    for method in methods:
+        for way in kind_of(method).ways(method):
+            offered.setdefault(way.key, way)
+    return list(offered.values())
 
 
 def _last_used(method):
@@ -49,10 +56,12 @@ def _last_used(method):
 
 
 def default_way(methods):
-    """The first way of the method used last (or added last, if it has not been used yet)."""
+    """The first way of the method used last (or added last, if it has not been used yet), among
+    the methods that resist phishing when there are any."""
     if not methods:
         return None
-    latest = max(methods, key=_last_used)
+    safest = [method for method in methods if getattr(kind_of(method), "PHISHING_RESISTANT", False)]
+    latest = max(safest or methods, key=_last_used)
     return kind_of(latest).ways(latest)[0]
 
 

@@ -28,8 +28,15 @@ def recovery_codes():
     if form.validate_on_submit():
         recovery.forget_shown_codes()
         if enrolling:
-            how = "sent to your phone" if current_user.phone else "from your authenticator app"
-            flash(f"Two-factor authentication is on. Each login will now ask for a code {how}. "
+            from app.methods import webauthn
+
+            if current_user.phone:
+                how = "for a code sent to your phone"
+            elif webauthn.has_passkey(current_user):
+                how = "for your passkey or security key after your password (or you sign in with the passkey alone)"
+            else:
+                how = "for a code from your authenticator app"
+            flash(f"Two-factor authentication is on. Each login will now ask {how}. "
                   "Keep your recovery codes somewhere safe, away from your phone.", "success")
         else:
             flash("Keep your recovery codes somewhere safe, away from your phone.", "info")

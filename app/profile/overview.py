@@ -9,6 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from app.extensions import db
+from app.methods.webauthn.models import WebAuthnCredential
 from app.models import SecurityEvent, TrustedDevice, TwoFactorMethod, UTCDateTime
 
 
@@ -29,6 +30,7 @@ class Method:
     phone: str
     created_at: datetime
     last_used_at: datetime
+    backup: str = ""  # a passkey's: "synced", "not synced" (but could be) or "device" (never)
 
 
 @dataclass(frozen=True)
@@ -62,16 +64,19 @@ def profile_lists(user, events_limit, with_2fa=True):
             sa.literal("browser"), TrustedDevice.id, TrustedDevice.description, TrustedDevice.token_hash,
             TrustedDevice.ip, sa.literal(""), TrustedDevice.last_used_at, no_time,
         ).where(TrustedDevice.user_id == user.id)
+        backup = sa.case((WebAuthnCredential.backed_up, "synced"), (WebAuthnCredential.backup_eligible, "not synced"),
+                         (WebAuthnCredential.method_id.is_not(None), "device"), else_="")
         methods = sa.select(
             sa.literal("method"), TwoFactorMethod.id, TwoFactorMethod.kind, TwoFactorMethod.name,
-            sa.func.coalesce(TwoFactorMethod.phone, ""), sa.literal(""), TwoFactorMethod.last_used_at,
+            sa.func.coalesce(TwoFactorMethod.phone, ""), backup, TwoFactorMethod.last_used_at,
             TwoFactorMethod.created_at,
-        ).where(TwoFactorMethod.user_id == user.id)
+        ).outerjoin(WebAuthnCredential, WebAuthnCredential.method_id == TwoFactorMethod.id
+                    ).where(TwoFactorMethod.user_id == user.id)
         query = sa.union_all(query, browsers, methods)
     found_methods, found_browsers, found_events = [], [], []
     for row in db.session.execute(query):
         if row.row == "method":
-            found_methods.append(Method(row.id, row.text, row.more, row.ip, row.since, row.at))
+            found_methods.append(Method(row.id, row.text, row.more, row.ip, row.since, row.at, row.agent))
         elif row.row == "browser":
             found_browsers.append(Browser(row.id, row.text, row.ip, row.at, row.more))
         else:

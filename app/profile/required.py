@@ -14,7 +14,7 @@ SETTING_UP = {
     "static", "bootstrap.static", "auth.logout", "auth.reauthenticate", "profile.two_factor_required",
     "profile.enable_2fa", "profile.confirm_2fa", "profile.confirm_resend", "profile.confirm_call",
     "profile.confirm_whatsapp", "profile.add_authenticator", "profile.recovery_codes",
-    "profile.recovery_codes_download",
+    "profile.recovery_codes_download", "profile.add_passkey", "profile.passkey_options",
 }
 
 

@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 from app import devices, events, lost_phone, methods, recovery
 from app.auth.forms import ActionForm
 from app.auth.session import refresh_login
+from app.models import AUTHENTICATOR_APP, WEBAUTHN
 from app.profile import bp
 from app.profile.overview import profile_lists
 from app.profile.forms import ConfirmDisableForm
@@ -55,9 +56,11 @@ def disable_2fa():
         return refused
     form = ConfirmDisableForm()
     if not form.validate_on_submit():
+        others = current_user.method_count - (1 if current_user.phone else 0)
+        kinds = [method.kind for method in methods.methods_of(current_user)] if others else []
         return render_template(
             "profile/disable.html", form=form, masked_phone=mask_phone(current_user.phone),
-            apps=current_user.method_count - (1 if current_user.phone else 0),
+            apps=kinds.count(AUTHENTICATOR_APP), passkeys=kinds.count(WEBAUTHN),
             recovery_left=recovery.remaining(current_user), remembered=len(devices.listed(current_user)),
         ), 400 if form.errors else 200
     user = current_user._get_current_object()

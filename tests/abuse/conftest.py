@@ -81,6 +81,8 @@ def app_environment(fake, database_url, limits_url, sessions_url="", **settings)
         "TWILIO_TIMEOUT": "5",
         "NO_PROXY": "127.0.0.1,localhost",
         "TRUSTED_HOSTS": "127.0.0.1,localhost",
+        "WEBAUTHN_RP_ID": "localhost",
+        "WEBAUTHN_ORIGINS": "https://localhost",
         "TRUSTED_PROXIES": "1",
         "FORWARDED_ALLOW_IPS": "",
         "WEB_CONCURRENCY": "",

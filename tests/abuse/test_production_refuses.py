@@ -44,8 +44,10 @@ def test_safe_settings_start(safe_environment):
     ({"ALLOW_TWILIO_BASE_URL": ""}, ["TWILIO_API_BASE_URL", "ALLOW_TWILIO_BASE_URL"]),
     ({"SECRET_KEY": "a" * 64}, ["SECRET_KEY"]),
     ({"SECRET_KEY": "password" * 8}, ["SECRET_KEY"]),
+    ({"WEBAUTHN_RP_ID": ""}, ["WEBAUTHN_RP_ID"]),
+    ({"WEBAUTHN_ORIGINS": "http://localhost"}, ["WEBAUTHN_ORIGINS"]),
 ], ids=["memory-limits", "no-trusted-hosts", "http-twilio-base", "twilio-base-not-allowed",
-        "secret-one-character", "secret-repeated-word"])
+        "secret-one-character", "secret-repeated-word", "no-webauthn-rp-id", "http-webauthn-origin"])
 def test_unsafe_setting_is_refused_by_name(safe_environment, changes, names):
     result = start_app(dict(safe_environment, **changes))
     assert result.returncode != 0, f"started with {changes}; stderr: {result.stderr[-500:]}"
