@@ -120,6 +120,8 @@ def test_login_password_on_a_code_on_b(a_and_b, fake):
 
     # Sign up on A, enrol the phone on B, confirm the code on A.
     sign_up(visitor, a, username)
+    response = visitor.post_form(a.url + "/auth/reauthenticate?next=/profile/2fa/enable", {"password": PASSWORD})
+    assert response.headers["Location"] == "/profile/2fa/enable", response.text  # confirmed on A, valid on B
     response = visitor.post_form(b.url + "/profile/2fa/enable", {"country": "GB", "phone": phone})
     assert response.status_code == 302, response.text
     assert response.headers["Location"] == "/profile/2fa/confirm"
