@@ -69,6 +69,8 @@ class User(UserMixin, db.Model):
     code_failures_since: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
     code_locked_until: so.Mapped[Optional[datetime]] = so.mapped_column(UTCDateTime())
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime(), default=utcnow)
+    # The language chosen in the menu while logged in (`es`, `pt-BR`); None: the browser's.
+    locale: so.Mapped[Optional[str]] = so.mapped_column(sa.String(16))
 
     events: so.WriteOnlyMapped["SecurityEvent"] = so.relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
