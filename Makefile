@@ -5,7 +5,7 @@ BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 FLASK = $(BIN)/flask --app main
 
-.PHONY: install run test migrate bench clean
+.PHONY: install run test migrate bench clean translations-extract translations-update translations-compile translations-init
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,28 @@ test: install
 bench: install
 	$(BIN)/python -m bench $(if $(filter 1 yes true,$(QUICK)),--quick) $(if $(LABEL),--label $(LABEL)) \
 		$(if $(POSTGRES),--postgres $(POSTGRES))
+
+# Translations (see README, "Adding a language"): the words in app/ and its templates go to
+# app/translations/messages.pot; each language's messages.po is updated from it, translated, and
+# compiled to the messages.mo the app loads (committed, so any checkout or deploy has them).
+BABEL = $(BIN)/pybabel
+TRANSLATIONS = app/translations
+KEYWORDS = -k lazy_gettext -k lazy_ngettext:1,2 -k lazy_pgettext:1c,2
+
+translations-extract: install
+	$(BABEL) extract --mapping-file babel.cfg $(KEYWORDS) --project "SMS 2FA" --width 100 \
+		--sort-by-file --output-file $(TRANSLATIONS)/messages.pot .
+
+translations-update: translations-extract
+	$(BABEL) update --input-file $(TRANSLATIONS)/messages.pot --output-dir $(TRANSLATIONS) --width 100
+
+translations-compile: install
+	$(BABEL) compile --directory $(TRANSLATIONS) --statistics
+
+# A new language: make translations-init LOCALE=fr (then translate its messages.po and compile).
+translations-init: translations-extract
+	@test -n "$(LOCALE)" || { echo "Say which language: make translations-init LOCALE=fr"; exit 2; }
+	$(BABEL) init --input-file $(TRANSLATIONS)/messages.pot --output-dir $(TRANSLATIONS) --locale $(LOCALE) --width 100
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis test-artifacts

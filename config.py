@@ -95,6 +95,11 @@ class Config:
     # The name authenticator apps show beside the account (the issuer of its otpauth:// key).
     APP_NAME = env("APP_NAME", "SMS 2FA")
     DEFAULT_COUNTRY = env("DEFAULT_COUNTRY", "US").upper()
+    # The languages the menu offers, comma separated (`en,es`): each needs its catalog under
+    # app/translations; empty offers every one shipped. Checked at start, then read as a tuple.
+    LANGUAGES = env("LANGUAGES", "")
+    # The language chosen in the menu, kept for a year (and on the account when logged in).
+    LOCALE_COOKIE = "locale"
     SMS_ALLOWED_COUNTRIES = env_list("SMS_ALLOWED_COUNTRIES")
     SMS_DAILY_LIMIT = env_int("SMS_DAILY_LIMIT", 1000)
     # The share of the daily cap that only codes to already-verified numbers (logins) may use.
@@ -218,6 +223,7 @@ class TestingConfig(Config):
     WEBAUTHN_RP_ID, WEBAUTHN_ORIGINS = None, []  # derived from each request
     SMS_ALLOWED_COUNTRIES = []
     DEFAULT_COUNTRY = "US"
+    LANGUAGES = ""  # every language shipped, whatever the developer's environment says
     # The tests are about flows, not hash cost: cheap hashes keep hundreds of logins quick
     # (Argon2's least: 8 KiB, one pass).
     PASSWORD_ARGON2_MEMORY_KIB = 8
@@ -241,6 +247,7 @@ class ProductionConfig(Config):
     SESSION_COOKIE_NAME = "__Host-session"
     TRUSTED_DEVICE_COOKIE = "__Host-trusted_device"
     RECOVERY_CODES_KEY_COOKIE = "__Host-recovery_codes_key"
+    LOCALE_COOKIE = "__Host-locale"
     FORCE_HTTPS = env_flag("FORCE_HTTPS", "true")
     PREFERRED_URL_SCHEME = "https"
 

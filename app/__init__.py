@@ -11,7 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app import expired_forms, health, mail, passwords, verification
 from app.body_limit import ChunkedBodyLimit
 from app.errors import register_errorhandlers
-from app import assets, form_html, migrations_on_demand
+from app import assets, form_html, i18n, migrations_on_demand
 from app.extensions import bootstrap, csrf, db, limiter, login_manager
 from app.session_store import session_interface
 from app.settings_check import check_production_settings
@@ -74,6 +74,7 @@ def register_extensions(app):
     bootstrap.init_app(app)
     form_html.init_app(app)
     assets.init_app(app)
+    i18n.init_app(app)
     limiter.init_app(app)
     app.session_interface = session_interface(app)
     login_manager.init_app(app)

@@ -115,7 +115,7 @@ def send_code(phone, user, channel="sms"):
         log.warning("SMS_DAILY_LIMIT reached for %s numbers: no more such codes are sent today", purpose)
         raise VerificationError("daily_limit", DAILY_CAP_MESSAGE, status=503) from None
     try:
-        sent = verifier().send(phone, channel, locale=request_locale())
+        sent = verifier().send(phone, channel, locale=request_locale(user))
     except VerificationError as error:
         today.refund()  # the daily cap counts codes Twilio accepted
         if sends_given_back(error):

@@ -14,6 +14,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, SecurityError
 
 from app.extensions import db, limiter
+from app.locales import pin_visitor_language
 from app.waits import wait_in_words
 
 PAGES = {
@@ -31,6 +32,7 @@ CSRF_EXPIRED = "Your form expired or was sent from another site. Please try agai
 
 def error_page(status, title=None, message=None, headers=None, **context):
     default_title, default_message = PAGES.get(status, PAGES[500])
+    pin_visitor_language()  # the cookie's or the browser's: never the account's (see above)
     body = current_app.jinja_env.get_template("errors/error.html").render(
         title=title or default_title, message=message or default_message, **context
     )

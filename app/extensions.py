@@ -1,4 +1,5 @@
 """Extension objects, created unbound so any module can import them without cycles."""
+from flask_babel import Babel
 from flask_bootstrap import Bootstrap5
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -26,4 +27,5 @@ db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 login_manager = LoginManager()
 csrf = CSRFProtect()
 bootstrap = Bootstrap5()
+babel = Babel()
 limiter = Limiter(key_func=get_remote_address)

@@ -9,6 +9,7 @@ from wtforms.validators import EqualTo, InputRequired, Length
 
 from app.expired_forms import FORM_EXPIRED, form_expired
 from app.password_rules import password_problem
+from app.i18n import wtforms_translations
 
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 CONTROL_CHARACTERS_MESSAGE = "Use only printable characters (no tabs, line breaks or control characters)."
@@ -19,6 +20,12 @@ class AppForm(FlaskForm):
     them) is a form error, found before any validator or database query sees the text. Hidden
     fields are left to their own checks (`next` is dropped when unsafe, the CSRF token refused).
     A form whose CSRF token failed (app.expired_forms) never validates: it is shown again."""
+
+    class Meta:
+        def get_translations(self, form):
+            """WTForms' own words in the page's language, from a catalog loaded once per process
+            (Flask-WTF's own would read it from disk on every request)."""
+            return wtforms_translations()
 
     def validate(self, extra_validators=None):
         if form_expired():

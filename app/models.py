@@ -62,6 +62,8 @@ class User(UserMixin, db.Model):
     # The WebAuthn user handle (64 random bytes, made with the first passkey): what a passkey
     # names its account by, never the id or the username (app/methods/webauthn).
     webauthn_handle: so.Mapped[Optional[bytes]] = so.mapped_column(sa.LargeBinary(64), unique=True)
+    # The language chosen in the menu while logged in (`es`, `pt-BR`); None: the browser's.
+    locale: so.Mapped[Optional[str]] = so.mapped_column(sa.String(16))
 
     events: so.WriteOnlyMapped["SecurityEvent"] = so.relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True

@@ -1,12 +1,12 @@
 """Phone number parsing for enrolment: countries, validation, and the types we accept."""
+import threading
 from functools import cache
 
 import phonenumbers
 from flask import current_app
 from phonenumbers import PhoneNumberType
 
-from app.country_names import COUNTRY_NAMES
-from app.locales import accepted_languages
+from app.locales import accepted_languages, chosen_language, language, ui_language
 
 # Types that can be a personal phone able to receive a text.
 SMS_CAPABLE = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE, PhoneNumberType.PERSONAL_NUMBER}
@@ -26,26 +26,54 @@ class InvalidPhone(ValueError):
     """The number can't be used; the message says why, in words a person understands."""
 
 
-@cache
-def all_countries():
-    """(region code, "Country (+code)") for every region phonenumbers knows, sorted by name."""
+_SORTING = threading.Lock()
+_COUNTRIES = {}  # language tag -> its sorted choices, built once per process
+
+
+def all_countries(tag="en"):
+    """(region code, "Country (+code)") for every region phonenumbers knows, named in the language
+    `tag` (CLDR's names, through Babel) and sorted by the Unicode Collation Algorithm, the
+    order CLDR's root collation gives (Curaçao among the Cs, Åland Islands among the As)."""
+    try:
+        return _COUNTRIES[tag]
+    except KeyError:
+        pass
+    with _SORTING:
+        if tag not in _COUNTRIES:
+            _COUNTRIES[tag] = _sorted_countries(tag)
+    return _COUNTRIES[tag]
+
+
+def _sorted_countries(tag):
+    import pyuca  # about 10 MB of collation tables while sorting; let go of afterwards
+
+    names = language(tag).locale.territories
+    english = language("en").locale.territories
     choices = [
-        (region, f"{name} (+{phonenumbers.country_code_for_region(region)})")
-        for region, name in COUNTRY_NAMES.items()
+        (region, f"{names.get(region) or english[region]} (+{phonenumbers.country_code_for_region(region)})")
+        for region in phonenumbers.SUPPORTED_REGIONS
     ]
-    return sorted(choices, key=lambda choice: choice[1])
+    collator = pyuca.Collator()
+    return sorted(choices, key=lambda choice: (collator.sort_key(choice[1]), choice[1]))
 
 
 def country_choices():
+    """The countries the phone form offers, in the language of the page."""
     allowed = set(current_app.config["SMS_ALLOWED_COUNTRIES"])
-    return [choice for choice in all_countries() if not allowed or choice[0] in allowed]
+    return [choice for choice in all_countries(ui_language().tag) if not allowed or choice[0] in allowed]
+
+
+def _region(tag):
+    tag = tag.replace("_", "-")
+    return tag.split("-")[-1].upper() if "-" in tag else ""
 
 
 def default_country():
-    """The first country in the browser's Accept-Language that we serve, else the configured one."""
+    """The country of the language chosen in the menu when it names one (`pt-BR`), else the first
+    country in the browser's Accept-Language that we serve, else the configured one."""
     known = {region for region, _ in country_choices()}
-    for language, _quality in accepted_languages():
-        region = language.replace("_", "-").split("-")[-1].upper() if "-" in language.replace("_", "-") else ""
+    for language_tag in (chosen_language() or "", *(tag for tag, _quality in accepted_languages())):
+        region = _region(language_tag)
         if region in known:
             return region
     configured = current_app.config["DEFAULT_COUNTRY"]

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 YEAR = 365 * 24 * 3600
+LINKED = {"bootstrap.min.css", "app.css", "app.js", "webauthn.js", "favicon.ico", "favicon.svg"}
 ASSET = re.compile(r'(?:href|src)="(/(?:static|bootstrap/static)/[^"?]+)\?v=([0-9a-f]+)"')
 
 
@@ -24,7 +25,7 @@ def file_of(app, path):
 
 def test_every_page_asset_is_linked_with_its_contents_hash(app, client):
     assets = linked_assets(client)
-    assert {path.rsplit("/", 1)[1] for path, _ in assets} == {"bootstrap.min.css", "app.css", "app.js", "webauthn.js"}
+    assert {path.rsplit("/", 1)[1] for path, _ in assets} == LINKED
     for path, version in assets:
         assert version == hashlib.sha256(file_of(app, path).read_bytes()).hexdigest()[:len(version)]
         assert len(version) >= 12
@@ -32,7 +33,7 @@ def test_every_page_asset_is_linked_with_its_contents_hash(app, client):
 
 def test_a_hashed_link_is_cached_for_a_year(client):
     assets = linked_assets(client)
-    assert len(assets) == 4
+    assert len(assets) == len(LINKED)
     for path, version in assets:
         answer = client.get(f"{path}?v={version}")
         answer.close()
@@ -44,7 +45,7 @@ def test_a_hashed_link_is_cached_for_a_year(client):
 @pytest.mark.parametrize("query", ["", "?v=0123456789ab", "?v="])
 def test_a_link_without_the_right_hash_is_not_cached(client, query):
     assets = linked_assets(client)
-    assert len(assets) == 4
+    assert len(assets) == len(LINKED)
     for path, _ in assets:
         answer = client.get(path + query)
         answer.close()

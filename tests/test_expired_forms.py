@@ -154,6 +154,9 @@ def scenario(endpoint, app, fake, n):
         return Scenario(new_browser(app, fake), "/auth/login", {"username": name, "password": PASSWORD})
     if endpoint == "auth.logout":
         return Scenario(user_without_2fa(app, fake, name), "/auth/logout", form_url="/profile")
+    if endpoint == "choose_language":  # the footer's menu: saved on the account when logged in
+        return Scenario(user_without_2fa(app, fake, name), "/language", {"language": "es", "next": "/profile"},
+                        form_url="/profile")
     if endpoint in ("auth.verify", "auth.resend", "auth.call", "auth.whatsapp", "auth.recovery_login"):
         browser, codes = pending_login(app, fake, name, phone)
         wait_out_cooldown(app, phone)

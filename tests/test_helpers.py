@@ -203,10 +203,3 @@ def test_short_user_agent_reads_the_request(app):
     with app.test_request_context(headers={"User-Agent": FIREFOX_MAC}):
         assert short_user_agent() == "Firefox on macOS"
 
-
-def test_country_names_table_matches_phonenumbers():
-    """The stored table (kept so workers need not import the geocoder) is what phonenumbers says."""
-    from app.country_names import COUNTRY_NAMES, generate
-
-    assert COUNTRY_NAMES == generate()
-    assert COUNTRY_NAMES["GB"] == "United Kingdom" and COUNTRY_NAMES["KE"] == "Kenya"
