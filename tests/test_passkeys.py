@@ -608,7 +608,7 @@ def test_turning_2fa_off_or_deleting_the_account_leaves_no_credential(app, auth,
     asked = options(client, "/auth/reauthenticate/passkey-options", "/auth/reauthenticate")
     auth.post("/auth/reauthenticate/passkey", {"credential": key.assertion(asked)}, form_url="/auth/reauthenticate")
     page = text(client.get("/profile/2fa/disable"))
-    assert "your passkey and security key (1): it stops working here" in page and "authenticator app" not in page
+    assert "your passkey and security key (1): it stops working here" in page and "your authenticator app" not in page
     assert auth.post("/profile/2fa/disable").headers["Location"] == "/profile"
     assert count(app, WebAuthnCredential) == 0
     add_passkey(auth, SoftAuthenticator())
