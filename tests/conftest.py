@@ -5,6 +5,7 @@ import re
 os.environ["APP_ENV"] = "testing"  # before config is imported: a developer's .env stays out
 
 import pytest
+import sqlalchemy as sa
 
 from app import create_app
 from app.extensions import db, limiter
@@ -216,6 +217,21 @@ class AuthActions:
 @pytest.fixture
 def auth(client, fake):
     return AuthActions(client, fake)
+
+
+@pytest.fixture
+def statements(app):
+    """SQL statements the app runs, as they happen."""
+    seen = []
+    with app.app_context():
+        engine = db.engine
+
+    def record(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    yield seen
+    sa.event.remove(engine, "before_cursor_execute", record)
 
 
 # -- Outside services: PostgreSQL, Redis, Chromium ----------------------------------------------

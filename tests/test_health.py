@@ -6,27 +6,11 @@ test_brownout.py.)
 import logging
 
 import pytest
-import sqlalchemy as sa
 
 from app import create_app
 from app.extensions import db
 from tests.conftest import csrf_token, build_app, dispose_app, make_config, redis_url
 from tests.support import production_config
-
-
-@pytest.fixture
-def statements(app):
-    """SQL statements the app runs, as they happen."""
-    seen = []
-    with app.app_context():
-        engine = db.engine
-
-    def record(conn, cursor, statement, *args):
-        seen.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", record)
-    yield seen
-    sa.event.remove(engine, "before_cursor_execute", record)
 
 
 def test_healthz_answers_without_the_database_or_a_session(app, client, auth, statements, caplog):

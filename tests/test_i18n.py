@@ -49,21 +49,6 @@ def menu_options(response):
                       page_text(response))
 
 
-@pytest.fixture
-def statements(app):
-    """SQL statements the app runs, as they happen."""
-    seen = []
-    with app.app_context():
-        engine = db.engine
-
-    def record(conn, cursor, statement, *args):
-        seen.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", record)
-    yield seen
-    sa.event.remove(engine, "before_cursor_execute", record)
-
-
 def saved_locale(app, username="alice"):
     with app.app_context():
         return db.session.scalar(sa.select(User.locale).where(User.username_key == username))

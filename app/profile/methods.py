@@ -32,7 +32,10 @@ def add(user, method, confirmed):
 
 
 def owned_method(method_id):
-    """The current user's method with this id, or a 404 (another's is not found either)."""
+    """The current user's method with this id, or a 404 (another's is not found either; nor is an
+    id past what the database's integers hold)."""
+    if method_id > 2**62:
+        abort(404)
     method = db.session.scalar(sa.select(TwoFactorMethod).where(
         TwoFactorMethod.id == method_id, TwoFactorMethod.user_id == current_user.id))
     if method is None:
@@ -45,8 +48,6 @@ def owned_method(method_id):
 @sudo_required
 def remove_method(method_id):
     """Remove one method; the last one goes by turning 2FA off."""
-    if method_id > 2**62:
-        abort(404)
     method = owned_method(method_id)
     refused = refuse_last_method()
     if refused:
