@@ -42,7 +42,7 @@ TRANSLATIONS = app/translations
 KEYWORDS = -k lazy_gettext -k lazy_ngettext:1,2 -k lazy_pgettext:1c,2
 
 translations-extract: install
-	$(BABEL) extract --mapping-file babel.cfg $(KEYWORDS) --project "SMS 2FA" --width 100 \
+	$(BABEL) extract --mapping-file babel.cfg $(KEYWORDS) --add-comments "Translators:" --project "SMS 2FA" --width 100 \
 		--sort-by-file --output-file $(TRANSLATIONS)/messages.pot .
 
 translations-update: translations-extract
