@@ -473,3 +473,23 @@ def test_the_phone_form_still_sends_in_spanish(auth, client, fake):
     assert auth.start_enrolment(PHONE_NATIONAL, "GB").status_code == 302
     assert auth.confirm().status_code == 302
     assert sent_locales(fake) == ["es"]
+
+
+def test_the_right_to_left_stylesheet_is_the_same_bootstrap_as_the_left_to_right_one(app):
+    """Bootstrap's RTL build is vendored (Bootstrap-Flask ships the LTR one only): after upgrading
+    Bootstrap-Flask, fetch the same version's dist/css/bootstrap.rtl.min.css."""
+    version = re.compile(rb"Bootstrap\s+v(\d+\.\d+\.\d+)")
+    ltr = Path(app.blueprints["bootstrap"].static_folder, "css", "bootstrap.min.css").read_bytes()[:300]
+    rtl = Path(app.static_folder, "vendor", "bootstrap", "bootstrap.rtl.min.css").read_bytes()[:300]
+    assert version.search(ltr) and version.search(ltr).group(1) == version.search(rtl).group(1)
+
+
+@pytest.mark.parametrize("tag, stylesheet", [("en", "/bootstrap/static/css/bootstrap.min.css"),
+                                              ("ar", "/static/vendor/bootstrap/bootstrap.rtl.min.css")])
+def test_a_right_to_left_page_gets_the_right_to_left_stylesheet(client, tag, stylesheet, monkeypatch):
+    from app import locales
+
+    monkeypatch.setattr(locales, "chosen_language", lambda account=True: tag)
+    page = page_text(client.get("/auth/login"))
+    assert html_lang(client.get("/auth/login"))[1] == ("rtl" if tag == "ar" else "ltr")
+    assert f'href="{stylesheet}?v=' in page and len(re.findall(r'rel="stylesheet" href="[^"]*bootstrap', page)) == 1
