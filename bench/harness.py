@@ -235,11 +235,11 @@ class Gunicorn:
                 self.proc.wait(timeout=10)
         self.log.close()
 
-    def get(self, path, timeout=5):
+    def get(self, path, timeout=5, headers=None):
         """(status, body) of one GET, or (None, error text)."""
         conn = http.client.HTTPConnection(LOOPBACK, self.port, timeout=timeout)
         try:
-            conn.request("GET", path)
+            conn.request("GET", path, headers=headers or {})
             response = conn.getresponse()
             return response.status, response.read()
         except OSError as error:

@@ -8,6 +8,9 @@ figure the shared cores disturb less) and their resident memory after the rounds
 
     Flask-Security-Too  bench/fst_app.py in bench/.venv-fst, SMS two-factor on: GET /login
     bare Flask          bench/baseline_app.py: this app's login page HTML as a string
+
+This app's page is measured twice, in English and in Spanish (Accept-Language: es), so what the
+translation costs shows in the same comparison.
 """
 import re
 import shutil
@@ -21,14 +24,17 @@ THREADS, CONNECTIONS = 1, 8
 ROUNDS = 5
 SECONDS, QUICK_SECONDS = 5, 2
 TARGET_FST, FLOOR_FST, TARGET_BARE = 1.5, 1.0, 0.35
-SERVERS = ("app", "fst", "bare")
-NAMES = {"app": "this app", "fst": "Flask-Security-Too", "bare": "bare Flask"}
+SERVERS = ("app", "app_es", "fst", "bare")
+NAMES = {"app": "this app", "app_es": "this app in Spanish", "fst": "Flask-Security-Too",
+         "bare": "bare Flask"}
+SPANISH = ("Accept-Language", "es")
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 
 
-def wrk(url, seconds):
+def wrk(url, seconds, header=None):
     """One wrk run: requests/s, failed requests (non-2xx answers and socket errors), p50 and p99 in ms."""
-    done = subprocess.run([WRK, f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", url],
+    extra = ["-H", f"{header[0]}: {header[1]}"] if header else []
+    done = subprocess.run([WRK, f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", *extra, url],
                           capture_output=True, text=True, timeout=seconds + 60)
     if done.returncode:
         raise RuntimeError(f"wrk failed: {done.stderr.strip()}")
@@ -56,22 +62,25 @@ def measure(run):
     with run.gunicorn("app", "main:app") as app:
         status, html = app.get("/auth/login")
         assert status == 200, status
+        assert b'<html lang="es"' in app.get("/auth/login", headers=dict([SPANISH]))[1], "no Spanish page"
         page = run.tmp / "login.html"
         page.write_bytes(html)
         with run.gunicorn("bare", "bench.baseline_app:app", BENCH_BASELINE_HTML=str(page)) as bare, \
                 fst.server(run) as flask_security:
-            servers = {"app": (app, "/auth/login"), "fst": (flask_security, "/login"), "bare": (bare, "/auth/login")}
+            servers = {"app": (app, "/auth/login", None), "app_es": (app, "/auth/login", SPANISH),
+                       "fst": (flask_security, "/login", None), "bare": (bare, "/auth/login", None)}
             result["fst_version"] = fst.version()
-            result["commands"] = {name: server.shown_command() for name, (server, _) in servers.items()}
-            for server, path in servers.values():  # every worker renders its templates once first
-                wrk(server.url + path, 1)
+            result["commands"] = {name: server.shown_command() for name, (server, _, _) in servers.items()
+                                  if name != "app_es"}
+            for server, path, header in servers.values():  # every worker renders its templates once first
+                wrk(server.url + path, 1, header)
             for index in range(ROUNDS):
                 order = SERVERS if index % 2 == 0 else SERVERS[::-1]
                 round_ = {}
                 for name in order:
-                    server, path = servers[name]
+                    server, path, header = servers[name]
                     with CpuWindow(server) as cpu:
-                        figures = wrk(server.url + path, seconds)
+                        figures = wrk(server.url + path, seconds, header)
                     requests = figures["requests"]
                     figures["cpu_ms"] = 1000 * cpu.worker_seconds / requests if requests else float("nan")
                     figures["cores"] = cpu.shares()
@@ -79,15 +88,18 @@ def measure(run):
                 round_["order"] = list(order)
                 result["rounds"].append(round_)
                 log(f"round {index + 1}: " + ", ".join(f"{NAMES[n]} {round_[n]['rps']:.0f}/s" for n in SERVERS))
-            result["rss_mb"] = {name: sorted(server.rss_mb().values()) for name, (server, _) in servers.items()}
+            result["rss_mb"] = {name: sorted(server.rss_mb().values()) for name, (server, _, _) in servers.items()}
     for round_ in result["rounds"]:
         round_["app_fst"] = round_["app"]["rps"] / round_["fst"]["rps"]
+        round_["app_es_fst"] = round_["app_es"]["rps"] / round_["fst"]["rps"]
         round_["app_bare"] = round_["app"]["rps"] / round_["bare"]["rps"]
     result["app_fst"] = median(r["app_fst"] for r in result["rounds"])
     result["app_bare"] = median(r["app_bare"] for r in result["rounds"])
+    result["app_es_fst"] = median(r["app_es_fst"] for r in result["rounds"])
     # The same comparison by the workers' CPU per request, which other work on the cores disturbs less.
     cpu = {name: median(r[name]["cpu_ms"] for r in result["rounds"]) for name in SERVERS}
     result["cpu_app_fst"], result["cpu_app_bare"] = cpu["fst"] / cpu["app"], cpu["bare"] / cpu["app"]
+    result["cpu_app_es_fst"] = cpu["fst"] / cpu["app_es"]
     return result
 
 
@@ -118,22 +130,25 @@ def section(result):
         f"Median of the rounds: this app ÷ Flask-Security-Too **{fst_ratio:.2f}×**{floor}; this app ÷ bare "
         f"Flask **{result['app_bare']:.2f}×**. By the workers' CPU per request instead (what a core serves, "
         f"less disturbed by other work on the machine): {result['cpu_app_fst']:.2f}× and "
-        f"{result['cpu_app_bare']:.2f}×.",
+        f"{result['cpu_app_bare']:.2f}×. The page in Spanish ÷ Flask-Security-Too: "
+        f"**{result['app_es_fst']:.2f}×** by req/s, {result['cpu_app_es_fst']:.2f}× by CPU.",
         "",
-        "| Round (order) | this app req/s | Flask-Security-Too req/s | bare Flask req/s | ÷ FST | ÷ bare |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| Round (order) | this app req/s | in Spanish | Flask-Security-Too req/s | bare Flask req/s | ÷ FST | "
+        "Spanish ÷ FST | ÷ bare |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for number, r in enumerate(rounds, 1):
-        order = " → ".join({"app": "app", "fst": "FST", "bare": "bare"}[n] for n in r["order"])
-        lines.append(f"| {number} ({order}) | {r['app']['rps']:.0f} | {r['fst']['rps']:.0f} | "
-                     f"{r['bare']['rps']:.0f} | {r['app_fst']:.2f} | {r['app_bare']:.2f} |")
-    lines.append(f"| median | {median(r['app']['rps'] for r in rounds):.0f} | "
-                 f"{median(r['fst']['rps'] for r in rounds):.0f} | {median(r['bare']['rps'] for r in rounds):.0f} | "
-                 f"**{fst_ratio:.2f}** | **{result['app_bare']:.2f}** |")
+        order = " → ".join({"app": "app", "app_es": "app (es)", "fst": "FST", "bare": "bare"}[n] for n in r["order"])
+        lines.append(f"| {number} ({order}) | {r['app']['rps']:.0f} | {r['app_es']['rps']:.0f} | "
+                     f"{r['fst']['rps']:.0f} | {r['bare']['rps']:.0f} | {r['app_fst']:.2f} | {r['app_es_fst']:.2f} | "
+                     f"{r['app_bare']:.2f} |")
+    rps = {name: median(r[name]['rps'] for r in rounds) for name in SERVERS}
+    lines.append(f"| median | {rps['app']:.0f} | {rps['app_es']:.0f} | {rps['fst']:.0f} | {rps['bare']:.0f} | "
+                 f"**{fst_ratio:.2f}** | **{result['app_es_fst']:.2f}** | **{result['app_bare']:.2f}** |")
     lines += ["", "| Server | workers' CPU per request (median) | latency p50 / p99 (median) | failed requests | "
               "cores: workers / wrk and bench / other work | workers' memory after the rounds |",
               "| --- | --- | --- | --- | --- | --- |"]
-    for name in ("app", "fst", "bare"):
+    for name in SERVERS:
         runs = [r[name] for r in rounds]
         share = lambda key: median(x["cores"][key] for x in runs)  # noqa: E731
         lines.append(
