@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 from flask import current_app
 
 from app import events
+from app.i18n import N_, _
 from app.locales import request_locale
 from app.models import utcnow
 from app.security import client_network, hashed_key, mask_phone
@@ -23,14 +24,14 @@ from app.verification import CheckResult, VerificationError, verifier
 
 log = logging.getLogger(__name__)
 
-DAILY_CAP_MESSAGE = "We can't send codes right now. Please try again later."
+DAILY_CAP_MESSAGE = N_("We can't send codes right now. Please try again later.")
 VERIFIED, NEW = "verified", "new"  # the two send budgets of a number
 # How a code went, in the profile's list of security events: "Code sent (by WhatsApp to +44 …)".
 EVENT_CHANNEL_WORDS = {"sms": "text", "call": "voice call", "whatsapp": "WhatsApp"}
 
 
 def too_many_codes(wait):
-    return f"Too many codes were requested. Try again in {wait}."
+    return _("Too many codes were requested. Try again in %(wait)s.", wait=wait)
 
 
 def phone_key(phone):
@@ -109,11 +110,11 @@ def send_code(phone, user, channel="sms"):
     purpose = purpose_of(phone, user)
     budget = take(_send_limits(phone, user, purpose), too_many_codes)
     try:
-        today = take(_daily_limits(purpose), lambda wait: DAILY_CAP_MESSAGE)
+        today = take(_daily_limits(purpose), lambda wait: _(DAILY_CAP_MESSAGE))
     except Throttled:
         budget.refund()
         log.warning("SMS_DAILY_LIMIT reached for %s numbers: no more such codes are sent today", purpose)
-        raise VerificationError("daily_limit", DAILY_CAP_MESSAGE, status=503) from None
+        raise VerificationError("daily_limit", _(DAILY_CAP_MESSAGE), status=503) from None
     try:
         sent = verifier().send(phone, channel, locale=request_locale(user))
     except VerificationError as error:
@@ -130,19 +131,22 @@ def send_code(phone, user, channel="sms"):
     return sent
 
 
+SENT_MESSAGES = {
+    "sms": N_("We sent a code by text message to your phone."),
+    "call": N_("We are calling your phone now with your code."),
+    "whatsapp": N_("We sent a code by WhatsApp message to your phone."),
+    "rcs": N_("We sent a code by RCS message to your phone."),
+    "email": N_("We sent a code by email."),
+    "sna": N_("We are confirming your number through your mobile network."),
+}
+
+
 def sent_message(sent):
     """What the page says once a code is on its way, naming the channel it goes by (every
     channel Verify can send a code through has its own words)."""
     if sent.fell_back:
-        return "We couldn't text this number, so we are calling it with your code instead."
-    return {
-        "sms": "We sent a code by text message to your phone.",
-        "call": "We are calling your phone now with your code.",
-        "whatsapp": "We sent a code by WhatsApp message to your phone.",
-        "rcs": "We sent a code by RCS message to your phone.",
-        "email": "We sent a code by email.",
-        "sna": "We are confirming your number through your mobile network.",
-    }.get(sent.channel, "We sent you a code.")
+        return _("We couldn't text this number, so we are calling it with your code instead.")
+    return _(SENT_MESSAGES.get(sent.channel, N_("We sent you a code.")))
 
 
 def code_step_wait(user):

@@ -12,10 +12,12 @@ from flask import current_app, g, request
 from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
 
-from app.errors import CSRF_EXPIRED, error_page
+from app.errors import form_expired_page
 from app.extensions import csrf
+from app.i18n import lazy_gettext
 
-FORM_EXPIRED = "This form had expired, so nothing was done. Please check it and send it again."
+# Shown among a form's errors (app.forms.AppForm), in the language of the page that shows it.
+FORM_EXPIRED = lazy_gettext("This form had expired, so nothing was done. Please check it and send it again.")
 
 
 def init_app(app):
@@ -51,6 +53,6 @@ def answer_with_400(response):
     if not form_expired() or response.status_code >= 400:
         return response
     if 300 <= response.status_code < 400:
-        return error_page(400, "Your form expired", CSRF_EXPIRED)
+        return form_expired_page()
     response.status_code = 400
     return response

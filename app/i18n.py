@@ -60,11 +60,12 @@ def catalog(tag):
 
 def translations():
     """This page's catalog (English, untranslated, outside a request)."""
+    if not has_app_context():  # no `g` to read
+        return _ENGLISH
     try:
         return g.ui_translations
     except AttributeError:
-        if not has_app_context():
-            return _ENGLISH
+        pass
     g.ui_translations = catalog(ui_language().tag)
     return g.ui_translations
 

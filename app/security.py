@@ -118,7 +118,9 @@ def sudo_required(view):
         if not current_user.is_authenticated:
             return current_app.login_manager.unauthorized()
         if not recently_reauthenticated():
-            flash("Please confirm it's you to continue.", "info")
+            from app.i18n import _  # app.i18n imports this module
+
+            flash(_("Please confirm it's you to continue."), "info")
             return redirect(url_for("auth.reauthenticate", next=request.full_path.rstrip("?")))
         return view(*args, **kwargs)
 

@@ -15,6 +15,7 @@ from limits.strategies import FixedWindowRateLimiter
 from werkzeug.exceptions import TooManyRequests
 
 from app.extensions import limiter
+from app.i18n import _
 from app.waits import wait_in_words
 
 
@@ -70,7 +71,8 @@ def take(checks, message):
 
 def take_in_turn(checks):
     """A route's limits, narrowest first: takes one from each (spec, key, sentence) in order and
-    stops at the first that refuses, raising Throttled with its sentence (None: the page's own).
+    stops at the first that refuses, raising Throttled with its sentence (None: the page's own),
+    a marked message translated here into the page's language.
 
     A broad limit (one account from anywhere, the whole site) therefore counts only the requests
     that the narrow ones before it (one client address) let through: what one stranger sends can
@@ -83,7 +85,8 @@ def take_in_turn(checks):
         for item in parse_many(spec):
             if not limits.hit(item, key):
                 wait = limits.get_window_stats(item, key).reset_time - time.time()
-                raise Throttled(sentence or "", wait, sentence)
+                words = _(sentence) if sentence else None
+                raise Throttled(words or "", wait, words)
 
 
 def wait_for(spec, *key):

@@ -56,7 +56,7 @@ def test_an_expired_sign_up_form_keeps_the_username_not_the_passwords(client):
     assert field_value(response, "username") == "carol"
     assert PASSWORD not in page_text(response)
     assert summary(response) == f"There is a problem {FORM_EXPIRED}"
-    assert page_text(response).count(FORM_EXPIRED) == 1  # one sentence, not one per field
+    assert page_text(response).count(str(FORM_EXPIRED)) == 1  # one sentence, not one per field
 
 
 def test_an_expired_phone_form_keeps_the_country_and_number(auth, client, fake):

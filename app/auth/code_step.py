@@ -12,20 +12,32 @@ never sends again. A button shows, and its address answers, only for a channel V
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from babel.dates import format_datetime
 from flask import abort, current_app, flash, make_response, redirect, render_template, request, session
 
 from app.auth.forms import ActionForm, CodeForm
 from app.codes import code_step_wait, cooldown_wait, phone_key, resend_wait, send_code, sent_message
+from app.i18n import N_, _, ngettext
 from app.phones import formatted, last_digits
 from app.throttle import Taken, Throttled
 from app.verification import CheckResult, VerificationError
 from app.verification.base import CODE_EXPIRED, TOO_MANY_WRONG_CODES as TOO_MANY_CODES
-from app.waits import wait_in_words
+from app.waits import page_locale, wait_in_words
 
-WRONG_CODE = "Incorrect code. Please try again."
-ALREADY_USED = "This code was already used. Wait for the next one."
+WRONG_CODE = N_("Incorrect code. Please try again.")
+ALREADY_USED = N_("This code was already used. Wait for the next one.")
 SENT_BY = "code_sent_by"  # the channel of the last code sent in this session, and to which number
-CHANNEL_WORDS = {"sms": "text message", "call": "phone call", "whatsapp": "WhatsApp message"}
+# Where the code went, by the channel it went by (None: not known), as whole sentences: to the whole
+# number (`phone`), or to the one on the account, named by its last digits (`digits`).
+SENT_TO = {
+    "sms": (N_("We sent a code by text message to %(phone)s."),
+            N_("We sent a code by text message to your phone number ending in %(digits)s.")),
+    "call": (N_("We sent a code by phone call to %(phone)s."),
+             N_("We sent a code by phone call to your phone number ending in %(digits)s.")),
+    "whatsapp": (N_("We sent a code by WhatsApp message to %(phone)s."),
+                 N_("We sent a code by WhatsApp message to your phone number ending in %(digits)s.")),
+    None: (N_("We sent a code to %(phone)s."), N_("We sent a code to your phone number ending in %(digits)s.")),
+}
 NO_ATTEMPT = Taken([])  # a code step that counts no attempts of its own
 
 
@@ -34,30 +46,32 @@ def retry_after_header(error):
 
 
 def clock_time_after(seconds):
-    """The UTC time, on the minute, by which `seconds` will surely have passed: `14:33 UTC`."""
+    """The UTC time, on the minute, by which `seconds` will surely have passed: `14:33 UTC`, or
+    `4 Mar, 00:05 UTC` on another day (the month in the page's language)."""
     now = datetime.now(timezone.utc)
     moment = now + timedelta(seconds=seconds)
     if moment.second or moment.microsecond:
         moment = moment.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    day = "" if moment.date() == now.date() else f"{moment.day} {moment:%b}, "
-    return f"{day}{moment:%H:%M} UTC"
+    pattern = "HH:mm" if moment.date() == now.date() else "d MMM, HH:mm"
+    return f"{format_datetime(moment, pattern, tzinfo=timezone.utc, locale=page_locale())} UTC"
 
 
 def resend_sentence(wait):
     """What the page says until another code may be sent, and what an early click is told."""
-    return f"You can ask for a new code after {clock_time_after(wait)}."
+    return _("You can ask for a new code after %(time)s.", time=clock_time_after(wait))
 
 
 def locked_sentence(wait):
-    return (f"For your security, entering codes on this account is locked for {wait_in_words(wait)}. "
-            f"You can try again after {clock_time_after(wait)}.")
+    return _("For your security, entering codes on this account is locked for %(wait)s. "
+             "You can try again after %(time)s.", wait=wait_in_words(wait), time=clock_time_after(wait))
 
 
 def wrong_code_message(tries_left):
     """A wrong code; once only two tries are left, how many."""
     if tries_left is None or tries_left > 2:
-        return WRONG_CODE
-    return f"Incorrect code. You have {tries_left} {'try' if tries_left == 1 else 'tries'} left."
+        return _(WRONG_CODE)
+    return ngettext("Incorrect code. You have %(num)d try left.", "Incorrect code. You have %(num)d tries left.",
+                    tries_left)
 
 
 def refuse_channels_not_offered():
@@ -105,11 +119,12 @@ class CodePage:
     def sent_sentence(self):
         if not self.challenge.sends_codes:
             return self.challenge.prompt()
-        to = formatted(self.phone) if self.full_number else f"your phone number ending in {last_digits(self.phone)}"
         record = session.get(SENT_BY)
         channel = record.get("channel") if isinstance(record, dict) and record.get("to") == phone_key(self.phone) else None
-        how = CHANNEL_WORDS.get(channel)
-        return f"We sent a code by {how} to {to}." if how else f"We sent a code to {to}."
+        to_number, to_digits = SENT_TO.get(channel, SENT_TO[None])
+        if self.full_number:
+            return _(to_number, phone=formatted(self.phone))
+        return _(to_digits, digits=last_digits(self.phone))
 
     def step(self):
         lock = code_step_wait(self.user)
@@ -180,19 +195,19 @@ class CodePage:
             return result, self.locked(user)
         if result in (CheckResult.WRONG, CheckResult.ALREADY_USED):
             form.code.raw_data, form.code.data = None, ""  # a wrong code is no use to edit
-            form.code.errors.append(ALREADY_USED if result is CheckResult.ALREADY_USED else
+            form.code.errors.append(_(ALREADY_USED) if result is CheckResult.ALREADY_USED else
                                     getattr(self.challenge, "message", None) or
                                     wrong_code_message(tries_left() if tries_left is not None else None))
             return result, self.render(form, 401)
-        expired = getattr(self.challenge, "message", None) or CODE_EXPIRED
-        flash(expired if result is CheckResult.EXPIRED else TOO_MANY_CODES, "warning")
+        expired = getattr(self.challenge, "message", None) or _(CODE_EXPIRED)
+        flash(expired if result is CheckResult.EXPIRED else _(TOO_MANY_CODES), "warning")
         return result, self.render(status=400)
 
     def resend(self, user, channel, back):
         """A 'Resend code', 'Call me instead' or 'Send by WhatsApp instead' button: whatever the
         outcome, back to the page, which says it (a locked page says so itself)."""
         if not ActionForm().validate_on_submit():
-            flash("Your form expired. Please try again.", "warning")
+            flash(_("Your form expired. Please try again."), "warning")
             return redirect(back)
         if code_step_wait(user) or not self.challenge.sends_codes:
             return redirect(back)
@@ -223,7 +238,7 @@ class CodePage:
         try:
             sent = send_code(self.phone, user, channel=self.challenge.channel)
         except Throttled:
-            flash("A code was sent a moment ago. Enter it below, or request a new one shortly.", "info")
+            flash(_("A code was sent a moment ago. Enter it below, or request a new one shortly."), "info")
         except VerificationError as error:
             if render_errors:
                 return self.error(error)

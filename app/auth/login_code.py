@@ -8,10 +8,12 @@ from app.auth.code_step import CodePage
 from app.auth.forms import RECOVERY_WAY, AnotherWayForm, LoginCodeForm, RecoveryCodeForm
 from app.auth.pending import PendingLogin
 from app.auth.pending import clear as clear_pending_login
-from app.auth.recovery_step import LOCKED, NO_TRIES_LEFT, NOT_VALID, USED, use_recovery_code, used_event, used_message
+from app.auth.recovery_step import (LOCKED, LOGGED_IN, NO_TRIES_LEFT, NOT_VALID, USED, use_recovery_code, used_event,
+                                    used_message)
 from app.auth.session import complete_login
 from app.codes import code_step_wait
 from app.extensions import limiter
+from app.i18n import _
 from app.notices import to_login
 from app.security import client_key, safe_next
 from app.verification import CheckResult
@@ -66,7 +68,7 @@ def verify():
         remember_device = form.remember_device.data
         trusted = [(events.DEVICE_TRUSTED, "")] if remember_device else []
         response = finish_two_factor_login(user, pending, getattr(page.challenge, "how", "with a code"), also=trusted)
-        flash("You are logged in.", "success")
+        flash(_("You are logged in."), "success")
         if remember_device:
             devices.remember(user, response)
         return response
@@ -124,9 +126,9 @@ def recovery_login():
     if outcome == NO_TRIES_LEFT:
         return void_login()
     if outcome != USED:
-        form.code.errors.append(NOT_VALID)
+        form.code.errors.append(_(NOT_VALID))
         return render_template("auth/recovery.html", form=form), 401
     response = finish_two_factor_login(user, pending, "with a recovery code", also=[used_event(left)])
     lost_phone.note_recovery_code_used()
-    flash(*used_message(left, "You are logged in"))
+    flash(*used_message(left, LOGGED_IN))
     return response

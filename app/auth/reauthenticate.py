@@ -20,30 +20,33 @@ from app.auth.attempts import CodeAttempts
 from app.auth.code_step import CodePage
 from app.auth.forms import RECOVERY_WAY, AnotherWayForm, PasswordConfirmForm, RecoveryCodeForm
 from app.auth.login_code import code_check_limit
-from app.auth.recovery_step import LOCKED, NO_TRIES_LEFT, NOT_VALID, USED, use_recovery_code, used_event, used_message
+from app.auth.recovery_step import (CONFIRMED, LOCKED, NO_TRIES_LEFT, NOT_VALID, USED, use_recovery_code, used_event,
+                                    used_message)
 from app.codes import code_step_wait
 from app.extensions import db, limiter
+from app.i18n import N_, _
 from app.security import client_key, is_safe_next, mark_reauthenticated, safe_next
 from app.verification import CheckResult
 
 PASSWORD_OK = "reauth_password_ok"  # {"id", "at", "way"}: the password is confirmed, a code comes next
-# What the page the person is on the way to does, in words that follow "to".
+# What the page the person is on the way to does, as the whole sentence every step of confirming
+# it's you begins with (auth/_reauth_purpose.html adds how long it lasts).
 PURPOSES = {
-    "profile.enable_2fa": "turn on two-factor authentication (2FA)",
-    "profile.add_authenticator": "set up an authenticator app",
-    "profile.add_passkey": "add a passkey",
-    "profile.rename_passkey": "rename a passkey",
-    "profile.remove_method": "remove a way to log in",
-    "profile.change_phone": "change your phone number",
-    "profile.disable_2fa": "turn off two-factor authentication (2FA)",
-    "profile.regenerate_recovery_codes": "create new recovery codes",
-    "profile.change_password": "change your password",
-    "profile.delete_account": "delete your account",
-    "profile.sessions": "log out your other browsers",
-    "profile.email": "add or change your email address",
-    "profile.remove_email": "remove your email address",
+    "profile.enable_2fa": N_("You are confirming it's you to turn on two-factor authentication (2FA)."),
+    "profile.add_authenticator": N_("You are confirming it's you to set up an authenticator app."),
+    "profile.add_passkey": N_("You are confirming it's you to add a passkey."),
+    "profile.rename_passkey": N_("You are confirming it's you to rename a passkey."),
+    "profile.remove_method": N_("You are confirming it's you to remove a way to log in."),
+    "profile.change_phone": N_("You are confirming it's you to change your phone number."),
+    "profile.disable_2fa": N_("You are confirming it's you to turn off two-factor authentication (2FA)."),
+    "profile.regenerate_recovery_codes": N_("You are confirming it's you to create new recovery codes."),
+    "profile.change_password": N_("You are confirming it's you to change your password."),
+    "profile.delete_account": N_("You are confirming it's you to delete your account."),
+    "profile.sessions": N_("You are confirming it's you to log out your other browsers."),
+    "profile.email": N_("You are confirming it's you to add or change your email address."),
+    "profile.remove_email": N_("You are confirming it's you to remove your email address."),
 }
-ANY_PURPOSE = "change your security settings"
+ANY_PURPOSE = N_("You are confirming it's you to change your security settings.")
 
 
 def reauth_key():
@@ -51,7 +54,8 @@ def reauth_key():
 
 
 def purpose_of(next_url):
-    """What confirming it's you is for: `change your phone number`."""
+    """What confirming it's you is for, as a marked sentence: `You are confirming it's you to
+    change your phone number.`"""
     if not is_safe_next(next_url):
         return ANY_PURPOSE
     try:
@@ -64,7 +68,7 @@ def purpose_of(next_url):
 def page_context(next_url):
     # Asked only by the password page ("Confirm with a passkey instead"): the code pages read nothing for it.
     passkey_alone = lambda: current_user.two_factor_enabled and webauthn.has_passkey(current_user)  # noqa: E731
-    return {"purpose": purpose_of(next_url), "minutes": current_app.config["SUDO_MINUTES"], "next_url": next_url,
+    return {"purpose": _(purpose_of(next_url)), "minutes": current_app.config["SUDO_MINUTES"], "next_url": next_url,
             "passkey_alone": passkey_alone}
 
 
@@ -110,7 +114,7 @@ def back_to_password(next_url, message=None):
 
 
 def no_tries_left(next_url):
-    return back_to_password(next_url, "Too many incorrect codes. Enter your password again to get a new code.")
+    return back_to_password(next_url, _("Too many incorrect codes. Enter your password again to get a new code."))
 
 
 def finish_reauthentication(next_url, how="", also=()):
@@ -132,7 +136,7 @@ def reauthenticate():
         return render_template("auth/reauthenticate.html", form=form, **page_context(next_url)), 400 if form.errors else 200
     if not current_user.check_password(form.password.data):
         events.record(events.LOGIN_FAILED, current_user, detail="while confirming it's you")
-        form.password.errors.append("That password is not correct.")
+        form.password.errors.append(_("That password is not correct."))
         return render_template("auth/reauthenticate.html", form=form, **page_context(next_url)), 401
     if not current_user.two_factor_enabled:
         return finish_reauthentication(next_url)  # its event's commit writes a hash made anew too
@@ -183,7 +187,7 @@ def reauthenticate_recovery():
     if code_step_wait(user):
         return reauth_step(next_url)[1].locked(user)
     form = RecoveryCodeForm()
-    form.submit.label.text = "Confirm"
+    form.submit.label.text = _("Confirm")
     if not form.validate_on_submit():
         return render_template("auth/reauthenticate_recovery.html", form=form, **page_context(next_url)), \
             400 if form.errors else 200
@@ -194,10 +198,10 @@ def reauthenticate_recovery():
     if outcome == NO_TRIES_LEFT:
         return no_tries_left(next_url)
     if outcome != USED:
-        form.code.errors.append(NOT_VALID)
+        form.code.errors.append(_(NOT_VALID))
         return render_template("auth/reauthenticate_recovery.html", form=form, **page_context(next_url)), 401
     lost_phone.note_recovery_code_used()
-    flash(*used_message(left, "You confirmed it's you"))
+    flash(*used_message(left, CONFIRMED))
     return finish_reauthentication(next_url, "with a recovery code", also=[used_event(left, "to confirm it's you")])
 
 

@@ -3,9 +3,11 @@ up, counted and recorded the same way in both places. A wrong one takes one of t
 attempts and counts toward the account's lock, like a wrong code."""
 from app import events, recovery
 from app.codes import code_step_wait, record_wrong_code
+from app.i18n import N_, ngettext
 
 USED, WRONG, LOCKED, NO_TRIES_LEFT = "used", "wrong", "locked", "no tries left"
-NOT_VALID = "That recovery code is not valid or was already used."
+NOT_VALID = N_("That recovery code is not valid or was already used.")
+LOGGED_IN, CONFIRMED = "logged in", "confirmed"  # what the recovery code did, for `used_message`
 
 
 def use_recovery_code(user, code, attempts):
@@ -29,7 +31,14 @@ def used_event(left, detail=""):
     return events.RECOVERY_CODE_USED, ", ".join(filter(None, [detail, f"{left} left"]))
 
 
-def used_message(left, how):
-    """The flash after a recovery code was accepted, and its category: a warning when few are left."""
+def used_message(left, done):
+    """The flash after a recovery code was accepted (`done`: LOGGED_IN or CONFIRMED), and its
+    category: a warning when few are left."""
     category = "warning" if left <= recovery.LOW_WARNING else "success"
-    return f"{how} with a recovery code. You have {left} left.", category
+    if done == LOGGED_IN:
+        # Translators: %(num)d is how many recovery codes are left.
+        return ngettext("You are logged in with a recovery code. You have %(num)d left.",
+                        "You are logged in with a recovery code. You have %(num)d left.", left), category
+    # Translators: %(num)d is how many recovery codes are left.
+    return ngettext("You confirmed it's you with a recovery code. You have %(num)d left.",
+                    "You confirmed it's you with a recovery code. You have %(num)d left.", left), category

@@ -9,13 +9,15 @@ from app.auth.login_code import login_step
 from app.auth.pending import PendingLogin
 from app.auth.session import complete_login, end_session
 from app.extensions import db
+from app.i18n import N_, _
 from app.models import User
 from app.notices import flash_notice, to_login
 from app.security import client_key, client_network, hashed_key, is_safe_next, safe_next
 from app.throttle import take_in_turn
 
-LOGIN_FAILED = "Invalid username or password."
-TOO_MANY_FOR_ACCOUNT = "Too many login attempts for this account. Please wait a minute and try again."
+LOGIN_FAILED = N_("Invalid username or password.")
+# Translated where it is shown (app.throttle.take_in_turn).
+TOO_MANY_FOR_ACCOUNT = N_("Too many login attempts for this account. Please wait a minute and try again.")
 
 
 def typed_username():
@@ -65,9 +67,10 @@ def register():
         emails.start_confirmation(user, address)  # committed with the event below
     events.record(events.SIGNED_UP, user)
     complete_login(user, remember=False)
-    flash("Welcome! Your account is ready. You can turn on two-factor authentication below.", "success")
+    flash(_("Welcome! Your account is ready. You can turn on two-factor authentication below."), "success")
     if address:
-        flash(f"We sent a link to {address}. Open it within 24 hours to confirm your email address.", "info")
+        flash(_("We sent a link to %(address)s. Open it within 24 hours to confirm your email address.",
+                address=address), "info")
     return redirect(url_for("profile.index"))
 
 
@@ -103,7 +106,7 @@ def login():
         password_ok = passwords.verify_password(passwords.dummy_password_hash(), form.password.data)
     if user is None or not password_ok:
         events.record(events.LOGIN_FAILED, user)
-        form.form_errors.append(LOGIN_FAILED)  # one answer for both fields: which was wrong stays unsaid
+        form.form_errors.append(_(LOGIN_FAILED))  # one answer for both fields: which was wrong stays unsaid
         return render_template("auth/login.html", form=form), 401
     next_url = form.next.data if is_safe_next(form.next.data) else ""
     if not user.two_factor_enabled or devices.recognised(user):
@@ -124,7 +127,7 @@ def login():
 def logout():
     """End the session on the server and in the browser."""
     if not ActionForm().validate_on_submit():
-        flash("Your form expired. Please try again.", "warning")
+        flash(_("Your form expired. Please try again."), "warning")
         return redirect(url_for("profile.index"))
     user = current_user._get_current_object()
     end_session()

@@ -5,7 +5,9 @@
 // form, so the server answers with a normal page. data-passkey-conditional also offers the site's
 // passkeys in the username field's autofill, where the browser can (conditional mediation).
 // Without this file, or without WebAuthn in the browser, the passkey forms stay hidden
-// ([data-passkey-only]) and what says so stays shown ([data-passkey-missing]).
+// ([data-passkey-only]) and what says so stays shown ([data-passkey-missing]). What the script
+// says comes from the form's data-passkey-waiting, -cancelled, -exists, -bad-address and -failed,
+// written by the page in its language.
 (function () {
   "use strict";
 
@@ -95,16 +97,13 @@
     });
   }
 
-  function sentence(error) {
+  function sentence(form, error) {
     var name = error && error.name;
-    if (name === "NotAllowedError" || name === "AbortError") {
-      return "Nothing was done: the request was cancelled or timed out. Try again, or use another way.";
-    }
-    if (name === "InvalidStateError") return "This passkey or security key is already set up for your account.";
-    if (name === "SecurityError") {
-      return "Passkeys don't work at this address. Open the site by its name (for example localhost, not 127.0.0.1).";
-    }
-    return "Your browser couldn't use a passkey just now. Try again, or use another way.";
+    var which = "failed";
+    if (name === "NotAllowedError" || name === "AbortError") which = "cancelled";
+    else if (name === "InvalidStateError") which = "exists";
+    else if (name === "SecurityError") which = "bad-address";
+    return form.getAttribute("data-passkey-" + which);
   }
 
   forms.forEach(function (form) {
@@ -122,7 +121,7 @@
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       button.disabled = true;
-      status.textContent = "Waiting for your passkey or security key…";
+      status.textContent = form.getAttribute("data-passkey-waiting");
       var before = Promise.resolve();
       if (waiting) {
         waiting.controller.abort();
@@ -131,7 +130,7 @@
       }
       before.then(function () { return ceremony(form, null); }).then(send, function (error) {
         button.disabled = false;
-        status.textContent = sentence(error);
+        status.textContent = sentence(form, error);
       });
     });
 

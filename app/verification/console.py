@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app.extensions import db
+from app.i18n import _
 from app.models import ConsoleVerification, utcnow
 from app.security import mask_phone
 from app.verification.base import TOO_MANY_SENDS, CheckResult, Sent, VerificationError
@@ -47,7 +48,7 @@ class ConsoleVerifier:
             db.session.flush()
             row = None
         if row is not None and row.sends >= MAX_SENDS:
-            raise VerificationError("too_many_sends", TOO_MANY_SENDS, 429, retry_after=600)
+            raise VerificationError("too_many_sends", _(TOO_MANY_SENDS), 429, retry_after=600)
         length = current_app.config["VERIFY_CODE_LENGTH"]
         code = f"{secrets.randbelow(10**length):0{length}d}"
         if row is None:
