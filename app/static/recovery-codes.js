@@ -1,5 +1,6 @@
 // Copy and Print for the recovery codes page. Without this file the page offers the download only
-// (the buttons stay hidden), which needs no script.
+// (the buttons stay hidden), which needs no script. The words come from the page, in its language
+// (data-note: the line the download has under the heading).
 (function () {
   "use strict";
 
@@ -14,16 +15,16 @@
     var codes = Array.prototype.map.call(block.querySelectorAll("li"), function (item) {
       return item.textContent.trim();
     });
-    return heading + "\nEach code works once.\n\n" + codes.join("\n") + "\n";
+    return heading + "\n" + block.getAttribute("data-note") + "\n\n" + codes.join("\n") + "\n";
   }
 
   if (copy && navigator.clipboard && window.isSecureContext) {
     copy.hidden = false;
     copy.addEventListener("click", function () {
       navigator.clipboard.writeText(codesAsText()).then(function () {
-        status.textContent = "The codes are copied. Paste them somewhere safe.";
+        status.textContent = status.getAttribute("data-copied");
       }, function () {
-        status.textContent = "The codes could not be copied. Download them instead.";
+        status.textContent = status.getAttribute("data-not-copied");
       });
     });
   }
