@@ -8,8 +8,27 @@ from flask import current_app, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app.extensions import db
+from app.i18n import N_, _
 from app.models import TrustedDevice, utcnow
-from app.security import client_ip, short_user_agent
+from app.security import BROWSERS, PLATFORMS, client_ip, short_user_agent
+
+
+# Translators: a browser whose name is not known, on a known system: "Browser on Android".
+SOME_BROWSER = N_("Browser")
+_BROWSER_NAMES = {name for _token, name in BROWSERS} | {SOME_BROWSER}
+_SYSTEM_NAMES = {name for _token, name in PLATFORMS}
+# What is stored, or shown, when nothing better is known about a browser or its network.
+UNKNOWN = frozenset({N_("Unknown"), N_("Unknown browser"), N_("an unknown network"), N_("command line")})
+
+
+def in_words(description):
+    """A browser as stored in English ("Chrome on Windows", app.security.short_user_agent), in the
+    page's language: the names of browsers and systems stay, the words around them change."""
+    browser, on, system = description.partition(" on ")
+    if on and browser in _BROWSER_NAMES and system in _SYSTEM_NAMES:
+        # Translators: a browser and the system it runs on, as in "Chrome on Windows".
+        return _("%(browser)s on %(system)s", browser=_(browser) if browser == SOME_BROWSER else browser, system=system)
+    return _(description) if description in UNKNOWN else description
 
 
 def cookie_name():

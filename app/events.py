@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from flask import has_request_context
 
 from app.extensions import db
+from app.i18n import N_, _
 from app.models import SecurityEvent, utcnow
 from app.security import client_ip, short_user_agent
 
@@ -45,39 +46,64 @@ PASSWORD_RESET = "password_reset"
 PASSKEY_COUNT_WENT_BACK = "passkey_count_went_back"
 
 # What the profile shows for each kind, in the words used everywhere else: "code", "browser",
-# "two-factor authentication (2FA)". The detail, when there is one, follows in brackets.
+# "two-factor authentication (2FA)". The detail, when there is one, follows in brackets. Kept in
+# English here (the kinds stored are not words); `in_words` gives them in the page's language.
 DESCRIPTIONS = {
-    SIGNED_UP: "Account created",
-    LOGIN_SUCCEEDED: "Logged in",
-    LOGIN_FAILED: "Wrong password entered",
-    PASSWORD_VERIFIED: "Password entered, then asked for a code",
-    CODE_SENT: "Code sent",
-    CODE_FAILED: "Wrong code entered",
-    CODE_STEP_LOCKED: "Too many wrong codes: logging in was paused for a while",
-    TWO_FACTOR_ENABLED: "Two-factor authentication (2FA) turned on",
-    TWO_FACTOR_DISABLED: "Two-factor authentication (2FA) turned off",
-    REAUTHENTICATED: "Confirmed it's you before a change to your security settings",
-    LOGGED_OUT: "Logged out",
-    SESSIONS_REVOKED: "Logged out on your other browsers",
-    SESSION_ENDED: "Logged out on one of your other browsers",
-    RECOVERY_CODE_USED: "Recovery code used",
-    RECOVERY_CODE_FAILED: "Wrong recovery code entered",
-    RECOVERY_CODES_GENERATED: "New recovery codes created; the old ones stopped working",
-    PHONE_CHANGED: "Phone number changed",
-    METHOD_ADDED: "2FA method added",
-    METHOD_REMOVED: "2FA method removed",
-    PASSWORD_CHANGED: "Password changed",
-    DEVICE_TRUSTED: "Browser remembered: it won't be asked for a code",
-    DEVICE_FORGOTTEN: "Remembered browser forgotten",
-    TWO_FACTOR_RESET: "Two-factor authentication (2FA) turned off by an administrator",
-    NEW_NETWORK: "Signed in from a new network",
-    EMAIL_ADDED: "Email address confirmed",
-    EMAIL_CHANGED: "Email address changed",
-    EMAIL_REMOVED: "Email address removed",
-    PASSWORD_RESET_REQUESTED: "Link to reset your password sent by email",
-    PASSWORD_RESET: "Password reset with a link sent by email",
-    PASSKEY_COUNT_WENT_BACK: "A passkey or security key was refused: its signature count went back, so it may have been copied",
+    SIGNED_UP: N_("Account created"),
+    LOGIN_SUCCEEDED: N_("Logged in"),
+    LOGIN_FAILED: N_("Wrong password entered"),
+    PASSWORD_VERIFIED: N_("Password entered, then asked for a code"),
+    CODE_SENT: N_("Code sent"),
+    CODE_FAILED: N_("Wrong code entered"),
+    CODE_STEP_LOCKED: N_("Too many wrong codes: logging in was paused for a while"),
+    TWO_FACTOR_ENABLED: N_("Two-factor authentication (2FA) turned on"),
+    TWO_FACTOR_DISABLED: N_("Two-factor authentication (2FA) turned off"),
+    REAUTHENTICATED: N_("Confirmed it's you before a change to your security settings"),
+    LOGGED_OUT: N_("Logged out"),
+    SESSIONS_REVOKED: N_("Logged out on your other browsers"),
+    SESSION_ENDED: N_("Logged out on one of your other browsers"),
+    RECOVERY_CODE_USED: N_("Recovery code used"),
+    RECOVERY_CODE_FAILED: N_("Wrong recovery code entered"),
+    RECOVERY_CODES_GENERATED: N_("New recovery codes created; the old ones stopped working"),
+    PHONE_CHANGED: N_("Phone number changed"),
+    METHOD_ADDED: N_("2FA method added"),
+    METHOD_REMOVED: N_("2FA method removed"),
+    PASSWORD_CHANGED: N_("Password changed"),
+    DEVICE_TRUSTED: N_("Browser remembered: it won't be asked for a code"),
+    DEVICE_FORGOTTEN: N_("Remembered browser forgotten"),
+    TWO_FACTOR_RESET: N_("Two-factor authentication (2FA) turned off by an administrator"),
+    NEW_NETWORK: N_("Signed in from a new network"),
+    EMAIL_ADDED: N_("Email address confirmed"),
+    EMAIL_CHANGED: N_("Email address changed"),
+    EMAIL_REMOVED: N_("Email address removed"),
+    PASSWORD_RESET_REQUESTED: N_("Link to reset your password sent by email"),
+    PASSWORD_RESET: N_("Password reset with a link sent by email"),
+    PASSKEY_COUNT_WENT_BACK: N_("A passkey or security key was refused: its signature count went back, so it may "
+                                "have been copied"),
 }
+
+# The details stored in English that hold no name, number or address: shown in the page's
+# language. Any other detail is shown as it was stored.
+FIXED_DETAILS = frozenset({
+    N_("all of them"),
+    N_("by an operator"),
+    N_("created by an operator"),
+    N_("with a code"),
+    N_("with a passkey"),
+    N_("with a passkey or security key"),
+    N_("with a recovery code"),
+    N_("while confirming it's you"),
+})
+
+
+def in_words(kind):
+    """What the profile shows for an event of this kind, in the page's language."""
+    words = DESCRIPTIONS.get(kind)
+    return _(words) if words else kind
+
+
+def detail_in_words(detail):
+    return _(detail) if detail in FIXED_DETAILS else detail
 
 
 def record(kind, user=None, detail="", commit=True, store=True):

@@ -6,24 +6,28 @@ import phonenumbers
 from flask import current_app
 from phonenumbers import PhoneNumberType
 
+from app.i18n import N_, _
 from app.locales import accepted_languages, chosen_language, language, ui_language
 
 # Types that can be a personal phone able to receive a text.
 SMS_CAPABLE = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE, PhoneNumberType.PERSONAL_NUMBER}
 REFUSED_TYPES = {
-    PhoneNumberType.PREMIUM_RATE: "Premium-rate numbers can't be used for 2FA.",
-    PhoneNumberType.SHARED_COST: "Shared-cost numbers can't be used for 2FA.",
-    PhoneNumberType.TOLL_FREE: "Toll-free numbers can't be used for 2FA.",
-    PhoneNumberType.VOIP: "Internet (VoIP) numbers can't be used for 2FA. Use a mobile number.",
-    PhoneNumberType.FIXED_LINE: "This looks like a landline, which can't receive texts. Use a mobile number.",
-    PhoneNumberType.PAGER: "Pager numbers can't be used for 2FA.",
-    PhoneNumberType.UAN: "Company numbers can't be used for 2FA. Use a mobile number.",
-    PhoneNumberType.VOICEMAIL: "Voicemail numbers can't be used for 2FA.",
+    PhoneNumberType.PREMIUM_RATE: N_("Premium-rate numbers can't be used for 2FA."),
+    PhoneNumberType.SHARED_COST: N_("Shared-cost numbers can't be used for 2FA."),
+    PhoneNumberType.TOLL_FREE: N_("Toll-free numbers can't be used for 2FA."),
+    PhoneNumberType.VOIP: N_("Internet (VoIP) numbers can't be used for 2FA. Use a mobile number."),
+    PhoneNumberType.FIXED_LINE: N_("This looks like a landline, which can't receive texts. Use a mobile number."),
+    PhoneNumberType.PAGER: N_("Pager numbers can't be used for 2FA."),
+    PhoneNumberType.UAN: N_("Company numbers can't be used for 2FA. Use a mobile number."),
+    PhoneNumberType.VOICEMAIL: N_("Voicemail numbers can't be used for 2FA."),
 }
+
+NOT_FOR_TEXTS = N_("This number can't receive text messages. Use a mobile number.")
 
 
 class InvalidPhone(ValueError):
-    """The number can't be used; the message says why, in words a person understands."""
+    """The number can't be used; the message says why, in words a person understands (in the
+    page's language: it is raised while checking a form)."""
 
 
 _SORTING = threading.Lock()
@@ -71,7 +75,7 @@ def _region(tag):
 def default_country():
     """The country of the language chosen in the menu when it names one (`pt-BR`), else the first
     country in the browser's Accept-Language that we serve, else the configured one."""
-    known = {region for region, _ in country_choices()}
+    known = {region for region, _name in country_choices()}
     for language_tag in (chosen_language() or "", *(tag for tag, _quality in accepted_languages())):
         region = _region(language_tag)
         if region in known:
@@ -96,16 +100,16 @@ def parse_phone(number, country):
     try:
         parsed = phonenumbers.parse(number, country)
     except phonenumbers.NumberParseException:
-        raise InvalidPhone("This doesn't look like a phone number. Check it and try again.") from None
+        raise InvalidPhone(_("This doesn't look like a phone number. Check it and try again.")) from None
     if not phonenumbers.is_valid_number(parsed):
-        raise InvalidPhone("This phone number is not valid. Check the country and the number.")
+        raise InvalidPhone(_("This phone number is not valid. Check the country and the number."))
     region = phonenumbers.region_code_for_number(parsed)
     allowed = current_app.config["SMS_ALLOWED_COUNTRIES"]
     if allowed and region not in allowed:
-        raise InvalidPhone("We can't send codes to numbers in this country.")
+        raise InvalidPhone(_("We can't send codes to numbers in this country."))
     kind = phonenumbers.number_type(parsed)
     if kind not in SMS_CAPABLE:
-        raise InvalidPhone(REFUSED_TYPES.get(kind, "This number can't receive text messages. Use a mobile number."))
+        raise InvalidPhone(_(REFUSED_TYPES.get(kind, NOT_FOR_TEXTS)))
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 

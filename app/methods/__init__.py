@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from app.extensions import db
+from app.i18n import gettext
 from app.models import AUTHENTICATOR_APP, PHONE, WEBAUTHN, TwoFactorMethod, utcnow
 
 
@@ -124,6 +125,12 @@ def mark_used(method):
     )
 
 
-def describe(method):
-    """What the profile calls the method: "Phone +44 ••• ••• •456", "Authenticator app 'Phone'"."""
-    return kind_of(method).describe(method)
+def describe(method, words=gettext):
+    """What the profile calls the method: "Phone +44 ••• ••• •456", "Authenticator app 'Phone'", in
+    the page's language; `words=english` for an event's detail, which is stored and logged."""
+    return kind_of(method).describe(method, words)
+
+
+def english(string, **variables):
+    """gettext's stand-in for words kept in English (an event's detail)."""
+    return string % variables if variables else string

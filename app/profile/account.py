@@ -7,6 +7,7 @@ from app import accounts
 from app.auth.forms import ActionForm
 from app.auth.session import end_session, refresh_login
 from app.extensions import db
+from app.i18n import _
 from app.notices import to_login
 from app.profile import bp
 from app.profile.forms import DeleteAccountForm, PasswordChangeForm, RegenerateCodesForm, SavedCodesForm
@@ -31,15 +32,18 @@ def recovery_codes():
             from app.methods import webauthn
 
             if current_user.phone:
-                how = "for a code sent to your phone"
+                on = _("Two-factor authentication is on. Each login will now ask for a code sent to your phone. "
+                       "Keep your recovery codes somewhere safe, away from your phone.")
             elif webauthn.has_passkey(current_user):
-                how = "for your passkey or security key after your password (or you sign in with the passkey alone)"
+                on = _("Two-factor authentication is on. Each login will now ask for your passkey or security key "
+                       "after your password (or you sign in with the passkey alone). "
+                       "Keep your recovery codes somewhere safe, away from your phone.")
             else:
-                how = "for a code from your authenticator app"
-            flash(f"Two-factor authentication is on. Each login will now ask {how}. "
-                  "Keep your recovery codes somewhere safe, away from your phone.", "success")
+                on = _("Two-factor authentication is on. Each login will now ask for a code from your authenticator "
+                       "app. Keep your recovery codes somewhere safe, away from your phone.")
+            flash(on, "success")
         else:
-            flash("Keep your recovery codes somewhere safe, away from your phone.", "info")
+            flash(_("Keep your recovery codes somewhere safe, away from your phone."), "info")
         return redirect(url_for("profile.index"))
     page = render_template("profile/recovery_codes.html", codes=codes, form=form, enrolling=enrolling)
     return page, 400 if form.errors else 200, NO_STORE
@@ -51,9 +55,10 @@ def recovery_codes_download():
     """The codes just shown, as a text file."""
     codes = recovery.shown_codes()
     if not codes:
-        flash("Those codes were already saved, or shown too long ago. Create new ones if you lost them.", "warning")
+        flash(_("Those codes were already saved, or shown too long ago. Create new ones if you lost them."), "warning")
         return redirect(url_for("profile.index"))
-    text = "Recovery codes for {}\nEach code works once.\n\n{}\n".format(current_user.username, "\n".join(codes))
+    heading = _("Recovery codes for %(username)s", username=current_user.username)
+    text = "{}\n{}\n\n{}\n".format(heading, _("Each code works once."), "\n".join(codes))
     return Response(
         text,
         mimetype="text/plain",
@@ -83,9 +88,9 @@ def forget_device(device_id):
     """Forget one remembered browser."""
     if ActionForm().validate_on_submit() and devices.forget(current_user, device_id):
         events.record(events.DEVICE_FORGOTTEN, current_user)
-        flash("That browser will be asked for a code again.", "info")
+        flash(_("That browser will be asked for a code again."), "info")
     else:
-        flash("That browser was not found.", "warning")
+        flash(_("That browser was not found."), "warning")
     return redirect(url_for("profile.index"))
 
 
@@ -96,7 +101,7 @@ def forget_all_devices():
     if ActionForm().validate_on_submit():
         current_user.forget_devices()
         events.record(events.DEVICE_FORGOTTEN, current_user, detail="all of them")
-        flash("Every browser will be asked for a code again.", "info")
+        flash(_("Every browser will be asked for a code again."), "info")
     return redirect(url_for("profile.index"))
 
 
@@ -111,7 +116,7 @@ def change_password():
     user = current_user._get_current_object()
     user.change_password(form.password.data)
     others = refresh_login(user, (events.PASSWORD_CHANGED, ""))
-    flash("Your password is changed." + others, "success")
+    flash(_("Your password is changed.") + others, "success")
     return redirect(url_for("profile.index"))
 
 

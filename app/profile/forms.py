@@ -4,38 +4,40 @@ from wtforms.validators import InputRequired, Length, ValidationError
 
 from app.emails import EmailAddressField
 from app.forms import AppForm, new_password_field, repeat_password_field
+from app.i18n import _, lazy_gettext
 
 
 class ConfirmDisableForm(AppForm):
-    submit = SubmitField("Disable 2FA")
+    submit = SubmitField(lazy_gettext("Disable 2FA"))
 
 
 class RemoveMethodForm(AppForm):
-    submit = SubmitField("Remove")
+    # Translators: the button that removes a way to log in (a phone, an authenticator app, a passkey).
+    submit = SubmitField(lazy_gettext("Remove"))
 
 
 class RegenerateCodesForm(AppForm):
-    submit = SubmitField("Create new recovery codes")
+    submit = SubmitField(lazy_gettext("Create new recovery codes"))
 
 
 class SavedCodesForm(AppForm):
-    submit = SubmitField("I have saved my recovery codes")
+    submit = SubmitField(lazy_gettext("I have saved my recovery codes"))
 
 
 class PasswordChangeForm(AppForm):
-    password = new_password_field("New password", required="Enter a new password.",
+    password = new_password_field(lazy_gettext("New password"), required=lazy_gettext("Enter a new password."),
                                   username=lambda form: current_user.username)
     password2 = repeat_password_field()
-    submit = SubmitField("Change password")
+    submit = SubmitField(lazy_gettext("Change password"))
 
 
 class DeleteAccountForm(AppForm):
     username = StringField(
-        "Type your username to confirm",
-        validators=[InputRequired("Type your username to confirm.")],
+        lazy_gettext("Type your username to confirm"),
+        validators=[InputRequired(lazy_gettext("Type your username to confirm."))],
         render_kw={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"},
     )
-    submit = SubmitField("Delete my account")
+    submit = SubmitField(lazy_gettext("Delete my account"))
 
     def __init__(self, expected_username, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -43,14 +45,14 @@ class DeleteAccountForm(AppForm):
 
     def validate_username(self, field):
         if field.data.strip() != self.expected_username:
-            raise ValidationError("That is not your username.")
+            raise ValidationError(_("That is not your username."))
 
 
 class EmailForm(AppForm):
-    email = EmailAddressField(required="Enter your email address.", description=(
+    email = EmailAddressField(required=lazy_gettext("Enter your email address."), description=lazy_gettext(
         "For resetting a forgotten password and for security notices. We'll send a link to confirm it."))
-    submit = SubmitField("Send confirmation link")
+    submit = SubmitField(lazy_gettext("Send confirmation link"))
 
 
 class RemoveEmailForm(AppForm):
-    submit = SubmitField("Remove email address")
+    submit = SubmitField(lazy_gettext("Remove email address"))

@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 from app import events, methods, recovery
 from app.auth.session import refresh_login
 from app.extensions import db
+from app.i18n import _
 from app.models import TwoFactorMethod
 from app.profile import bp
 from app.profile.forms import RemoveMethodForm
@@ -18,16 +19,19 @@ from app.security import sudo_required
 def add(user, method, confirmed):
     """Saves a confirmed method; `confirmed` starts the flash ("Your number is confirmed.")."""
     first = not user.two_factor_enabled
-    what = methods.describe(method)
+    what, detail = methods.describe(method), methods.describe(method, methods.english)
     user.add_method(method)
     if first:
         recovery.show_once(recovery.generate(user, first=True), enrolling=True)
-        refresh_login(user, (events.TWO_FACTOR_ENABLED, what), (events.RECOVERY_CODES_GENERATED, ""))
+        refresh_login(user, (events.TWO_FACTOR_ENABLED, detail), (events.RECOVERY_CODES_GENERATED, ""))
         # "2FA is on" is said once the recovery codes are saved (profile.recovery_codes).
-        flash(f"{confirmed} One last step: save your recovery codes.", "success")
+        # Translators: %(confirmed)s is a sentence such as "Your number is confirmed."
+        flash(_("%(confirmed)s One last step: save your recovery codes.", confirmed=confirmed), "success")
         return redirect(url_for("profile.recovery_codes"))
-    others = refresh_login(user, (events.METHOD_ADDED, what))
-    flash(f"{confirmed} {what} can now be used to log in." + others, "success")
+    others = refresh_login(user, (events.METHOD_ADDED, detail))
+    # Translators: %(method)s is a way to log in, such as "Phone +44 ••• ••• •456" or "Passkey 'Work laptop'".
+    flash(_("%(confirmed)s %(method)s can now be used to log in.", confirmed=confirmed, method=what) + others,
+          "success")
     return redirect(url_for("profile.index"))
 
 
@@ -58,8 +62,8 @@ def remove_method(method_id):
     what = methods.describe(method)
     if not form.validate_on_submit():
         return render_template("profile/remove_method.html", form=form, what=what), 400 if form.errors else 200
-    user = current_user._get_current_object()
+    user, detail = current_user._get_current_object(), methods.describe(method, methods.english)
     user.remove_method(method)
-    others = refresh_login(user, (events.METHOD_REMOVED, what))
-    flash(f"{what} is removed: it can no longer be used to log in." + others, "success")
+    others = refresh_login(user, (events.METHOD_REMOVED, detail))
+    flash(_("%(method)s is removed: it can no longer be used to log in.", method=what) + others, "success")
     return redirect(url_for("profile.index"))

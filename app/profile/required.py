@@ -7,9 +7,10 @@ one can't be removed or turned off."""
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from app.i18n import N_, _
 from app.profile import bp
 
-REQUIRED = "Your organisation requires two-factor authentication, so your last way to log in can't be removed."
+REQUIRED = N_("Your organisation requires two-factor authentication, so your last way to log in can't be removed.")
 SETTING_UP = {
     "static", "bootstrap.static", "auth.logout", "auth.reauthenticate", "profile.two_factor_required",
     "profile.enable_2fa", "profile.confirm_2fa", "profile.confirm_resend", "profile.confirm_call",
@@ -44,6 +45,6 @@ def two_factor_required():
 def refuse_last_method():
     """A redirect with the reason, when removing the last method is not allowed; else None."""
     if required() and current_user.method_count <= 1:
-        flash(REQUIRED, "warning")
+        flash(_(REQUIRED), "warning")
         return redirect(url_for("profile.index"))
     return None

@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 from app import devices, events, lost_phone, methods, recovery
 from app.auth.forms import ActionForm
 from app.auth.session import refresh_login
+from app.i18n import _
 from app.models import AUTHENTICATOR_APP, WEBAUTHN
 from app.profile import bp
 from app.profile.overview import profile_lists
@@ -36,7 +37,9 @@ def index():
         this_browser_id=devices.this_browser(current_user, remembered),
         events=recent[:limit],
         more_events=len(recent) > limit and limit == EVENTS_SHOWN,
-        descriptions=events.DESCRIPTIONS,
+        describe_event=events.in_words,
+        event_detail=events.detail_in_words,
+        browser_words=devices.in_words,
         actions=ActionForm(),
         lost_phone=bool(current_user.phone) and lost_phone.recovery_code_used(),
         unsaved_codes_until=datetime.fromtimestamp(unsaved_until, timezone.utc) if unsaved_until else None,
@@ -49,7 +52,7 @@ def index():
 def disable_2fa():
     """Turn 2FA off, after a fresh re-authentication."""
     if not current_user.two_factor_enabled:
-        flash("Two-factor authentication is already off.", "info")
+        flash(_("Two-factor authentication is already off."), "info")
         return redirect(url_for("profile.index"))
     refused = refuse_last_method()
     if refused:
@@ -68,5 +71,5 @@ def disable_2fa():
     others = refresh_login(user, (events.TWO_FACTOR_DISABLED, ""))
     lost_phone.forget()
     recovery.forget_shown_codes()
-    flash("Two-factor authentication is off." + others, "warning")
+    flash(_("Two-factor authentication is off.") + others, "warning")
     return redirect(url_for("profile.index"))

@@ -4,8 +4,9 @@ SUDO_MINUTES: a cookie copied long ago can't throw its owner out."""
 from flask import abort, current_app, flash, redirect, render_template, session, url_for
 from flask_login import current_user, login_required
 
-from app import events, live_sessions
+from app import devices, events, live_sessions
 from app.auth.forms import ActionForm
+from app.i18n import _
 from app.profile import bp
 from app.security import recently_logged_in_or_reauthenticated
 
@@ -18,16 +19,17 @@ def sessions():
         "profile/sessions.html",
         sessions=live_sessions.listed(current_user, session),
         actions=ActionForm(),
+        browser_words=devices.in_words,
     )
 
 
 def refused():
     """The answer when the form expired or it's time to confirm it's you, else None."""
     if not ActionForm().validate_on_submit():
-        flash("Your form expired. Please try again.", "warning")
+        flash(_("Your form expired. Please try again."), "warning")
         return redirect(url_for("profile.sessions"))
     if not recently_logged_in_or_reauthenticated():
-        flash("Please confirm it's you to continue.", "info")
+        flash(_("Please confirm it's you to continue."), "info")
         return redirect(url_for("auth.reauthenticate", next=url_for("profile.sessions")))
     return None
 
@@ -43,9 +45,9 @@ def end_session(ref):
     if found is None or found.this_browser:
         abort(404)
     current_app.session_interface.end_listed(current_user.id, found.key)
-    where = f"{found.browser}, {found.network}"
-    events.record(events.SESSION_ENDED, current_user, detail=where)
-    flash(f"Logged out: {where}.", "success")
+    events.record(events.SESSION_ENDED, current_user, detail=f"{found.browser}, {found.network}")
+    flash(_("Logged out: %(browser)s, %(network)s.", browser=devices.in_words(found.browser),
+            network=devices.in_words(found.network)), "success")
     return redirect(url_for("profile.sessions"))
 
 
@@ -59,7 +61,7 @@ def end_other_sessions():
     ended = current_app.session_interface.end_for_user(current_user.id, except_session=session._get_current_object())
     if ended:
         events.record(events.SESSIONS_REVOKED, current_user, detail=str(ended))
-        flash("You are logged out everywhere else.", "success")
+        flash(_("You are logged out everywhere else."), "success")
     else:
-        flash("You weren't logged in anywhere else.", "info")
+        flash(_("You weren't logged in anywhere else."), "info")
     return redirect(url_for("profile.sessions"))

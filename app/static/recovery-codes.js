@@ -1,6 +1,6 @@
 // Copy and Print for the recovery codes page. Without this file the page offers the download only
 // (the buttons stay hidden), which needs no script. The words come from the page, in its language
-// (data-codes-note, data-copied, data-copy-failed).
+// (data-note: the line the download has under the heading).
 (function () {
   "use strict";
 
@@ -15,7 +15,7 @@
     var codes = Array.prototype.map.call(block.querySelectorAll("li"), function (item) {
       return item.textContent.trim();
     });
-    return heading + "\n" + block.getAttribute("data-codes-note") + "\n\n" + codes.join("\n") + "\n";
+    return heading + "\n" + block.getAttribute("data-note") + "\n\n" + codes.join("\n") + "\n";
   }
 
   if (copy && navigator.clipboard && window.isSecureContext) {
@@ -24,7 +24,7 @@
       navigator.clipboard.writeText(codesAsText()).then(function () {
         status.textContent = status.getAttribute("data-copied");
       }, function () {
-        status.textContent = status.getAttribute("data-copy-failed");
+        status.textContent = status.getAttribute("data-not-copied");
       });
     });
   }

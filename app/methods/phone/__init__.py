@@ -3,15 +3,16 @@ through the verification seam. Its pages (add, confirm, change) are in views.py,
 from flask import current_app
 
 from app.codes import check_code
+from app.i18n import N_, _
 from app.methods import Way
 from app.phones import last_digits
 from app.security import mask_phone
 
 KEY_PREFIX = "phone:"  # a user has one phone: its ways are named without the method's id
 WAY_WORDS = {
-    "sms": "Text message to your phone ending in {}",
-    "call": "Call your phone ending in {}",
-    "whatsapp": "WhatsApp message to your phone ending in {}",
+    "sms": N_("Text message to your phone ending in %(digits)s"),
+    "call": N_("Call your phone ending in %(digits)s"),
+    "whatsapp": N_("WhatsApp message to your phone ending in %(digits)s"),
 }
 
 
@@ -23,12 +24,12 @@ class PhoneWay(Way):
 
 def ways(method):
     digits = last_digits(method.phone)
-    return [PhoneWay(method.id, channel, words.format(digits)) for channel, words in WAY_WORDS.items()
+    return [PhoneWay(method.id, channel, _(words, digits=digits)) for channel, words in WAY_WORDS.items()
             if channel in current_app.config["VERIFY_CHANNELS"]]
 
 
-def describe(method):
-    return f"Phone {mask_phone(method.phone)}"
+def describe(method, words=_):
+    return words(N_("Phone %(phone)s"), phone=mask_phone(method.phone))
 
 
 def challenge(method, channel):

@@ -14,6 +14,7 @@ from app import events, lost_phone
 from app.auth.code_step import CodePage, record_sent, retry_after_header
 from app.auth.session import refresh_login
 from app.codes import send_code, sent_message
+from app.i18n import _
 from app.methods.phone import PhoneChallenge
 from app.models import PHONE, TwoFactorMethod
 from app.phones import country_of, default_country
@@ -76,7 +77,7 @@ def phone_form_page(template, **context):
 def enable_2fa():
     """Ask for a phone number and send it a code."""
     if current_user.phone:
-        flash("Two-factor authentication is already on.", "info")
+        flash(_("Two-factor authentication is already on."), "info")
         return redirect(url_for("profile.index"))
     return phone_form_page("profile/enable.html", adding=current_user.two_factor_enabled)
 
@@ -100,7 +101,7 @@ def pending_phone_or_restart():
     """The pending number, or None after flashing why (the caller sends them to `phone_entry_url`)."""
     phone = pending_phone()
     if phone is None:
-        flash("Your code request expired or was not started. Please enter your number again.", "warning")
+        flash(_("Your code request expired or was not started. Please enter your number again."), "warning")
     return phone
 
 
@@ -125,9 +126,9 @@ def confirm_2fa():
         user.change_phone(phone)
         others = refresh_login(user, (events.PHONE_CHANGED, f"to {mask_phone(phone)}"))
         lost_phone.forget()
-        flash("Your phone number is changed. Codes now go to the new number." + others, "success")
+        flash(_("Your phone number is changed. Codes now go to the new number.") + others, "success")
         return redirect(url_for("profile.index"))
-    return add(user, TwoFactorMethod(kind=PHONE, phone=phone), "Your number is confirmed.")
+    return add(user, TwoFactorMethod(kind=PHONE, phone=phone), _("Your number is confirmed."))
 
 
 @bp.route("/2fa/confirm/resend", methods=["POST"], defaults={"channel": "sms"}, endpoint="confirm_resend")

@@ -9,20 +9,21 @@ from flask import current_app
 from app import encryption
 from app.codes import record_wrong_code
 from app.extensions import db
+from app.i18n import N_, _
 from app.methods import Way
 from app.methods.totp import rules
 from app.models import TwoFactorMethod, utcnow
 from app.verification import CheckResult
 
-DEFAULT_NAME = "Authenticator app"
+DEFAULT_NAME = N_("Authenticator app")  # the name field's first value, in the page's language
 
 
 def ways(method):
     return [Way(method.id, "app", describe(method))]
 
 
-def describe(method):
-    return f"Authenticator app '{method.name}'"
+def describe(method, words=_):
+    return words(N_("Authenticator app '%(name)s'"), name=method.name)
 
 
 def challenge(method, channel):
@@ -64,7 +65,8 @@ class AppChallenge:
         self.method = method
 
     def prompt(self):
-        return f"Enter the {rules.DIGITS}-digit code that your authenticator app '{self.method.name}' shows now."
+        return _("Enter the %(digits)d-digit code that your authenticator app '%(name)s' shows now.",
+                 digits=rules.DIGITS, name=self.method.name)
 
     def check(self, user, code):
         step = rules.matching_step(encryption.decrypt(self.method.secret), code)

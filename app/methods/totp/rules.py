@@ -13,10 +13,12 @@ from urllib.parse import quote, urlencode
 import pyotp
 import segno
 
+from app.i18n import N_
+
 DIGITS = 6
 PERIOD = 30  # seconds
 DRIFT_STEPS = 1  # a phone's clock a little off, or a code typed as it changes, still counts
-QR_LABEL = "QR code for your authenticator app"
+QR_LABEL = N_("QR code for your authenticator app")  # translated by the caller, in its page
 
 
 def _totp(secret):

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app import encryption
 from app.extensions import db, limiter
+from app.i18n import N_, _
 from app.methods.totp import lookup_of, new_method, rules
 from app.methods.totp.forms import AuthenticatorSetupForm
 from app.models import TwoFactorMethod
@@ -20,7 +21,8 @@ from app.security import client_key, sudo_required
 
 PENDING = "authenticator_setup"  # {"secret": encrypted key, "at": when it was made}
 NO_STORE = {"Cache-Control": "no-store"}
-WRONG_CODE = "That code doesn't match. Check that your phone's clock is right, then enter the code the app shows now."
+WRONG_CODE = N_("That code doesn't match. Check that your phone's clock is right, then enter the code the app shows "
+                "now.")
 
 
 def pending_secret():
@@ -39,7 +41,7 @@ def pending_secret():
 
 def setup_page(form, secret, status=200):
     uri = rules.provisioning_uri(secret, current_user.username, current_app.config["APP_NAME"])
-    body = render_template("profile/authenticator_setup.html", form=form, uri=uri, qr=Markup(rules.qr_svg(uri)),
+    body = render_template("profile/authenticator_setup.html", form=form, uri=uri, qr=Markup(rules.qr_svg(uri, _(rules.QR_LABEL))),
                            key=rules.key_in_groups(secret))
     return body, status, NO_STORE
 
@@ -56,14 +58,14 @@ def add_authenticator():
         return setup_page(form, secret, 400 if form.errors else 200)
     step = rules.matching_step(secret, form.code.data)
     if step is None:
-        form.code.errors.append(WRONG_CODE)
+        form.code.errors.append(_(WRONG_CODE))
         return setup_page(form, secret, 401)
     session.pop(PENDING, None)
     if db.session.scalar(sa.select(sa.exists().where(TwoFactorMethod.lookup == lookup_of(secret)))):
         return redirect(url_for("profile.index"))  # the same setup, confirmed a moment ago
     try:
         return add(current_user._get_current_object(), new_method(secret, form.name.data.strip(), step),
-                   "Your authenticator app is set up.")
+                   _("Your authenticator app is set up."))
     except IntegrityError:  # the same setup, confirmed at the same moment in another tab: one method
         db.session.rollback()
         return redirect(url_for("profile.index"))

@@ -11,13 +11,14 @@ import sqlalchemy as sa
 
 from app.codes import record_wrong_code
 from app.extensions import db
+from app.i18n import N_, _
 from app.methods import Way
 from app.methods.webauthn.names import DEFAULT_NAME
 from app.models import WEBAUTHN, TwoFactorMethod
 from app.verification import CheckResult
 
 KEY = "passkey"  # a person's passkeys and security keys are one way: its key names no method
-WORDS = "Passkey or security key"
+WORDS = N_("Passkey or security key")
 PHISHING_RESISTANT = True  # offered first at login and when confirming it's you
 
 
@@ -28,11 +29,15 @@ class PasskeyWay(Way):
 
 
 def ways(method):
-    return [PasskeyWay(method.id, "passkey", WORDS)]
+    return [PasskeyWay(method.id, "passkey", _(WORDS))]
 
 
-def describe(method):
-    return f"Passkey '{method.name}'" if method.name and method.name != DEFAULT_NAME else "Passkey"
+def describe(method, words=_):
+    """`words`: gettext, or app.methods.english (see app.methods.describe). A passkey still named
+    DEFAULT_NAME (stored as is) is called "Passkey" in the page's language."""
+    if method.name and method.name != DEFAULT_NAME:
+        return words(N_("Passkey '%(name)s'"), name=method.name)
+    return words(N_("Passkey"))
 
 
 def has_passkey(user):
@@ -51,14 +56,14 @@ class PasskeyChallenge:
     sends_codes = False
     code_length = None
     passkey = True
-    how = "with a passkey or security key"
+    how = "with a passkey or security key"  # the event's detail, kept in English
 
     def __init__(self):
         self.answered_by = None  # the method whose credential answered
         self.message = None  # why an answer was refused, in words
 
     def prompt(self):
-        return "Use your passkey or security key: your browser will ask for it."
+        return _("Use your passkey or security key: your browser will ask for it.")
 
     def form_class(self, form_class):
         from app.methods.webauthn.forms import with_passkey_answer
@@ -69,13 +74,13 @@ class PasskeyChallenge:
         from app.methods.webauthn import ceremony
 
         try:
-            _, self.answered_by = ceremony.check_assertion(ceremony.parse_answer(answer, "webauthn.get"),
+            _owner, self.answered_by = ceremony.check_assertion(ceremony.parse_answer(answer, "webauthn.get"),
                                                            ceremony.SECOND_STEP, user=user)
         except ceremony.Malformed:
-            self.message = ceremony.NOT_VERIFIED
+            self.message = _(ceremony.NOT_VERIFIED)
             return CheckResult.WRONG  # (the form's own check lets none through)
         except ceremony.Refused as refusal:
-            self.message = refusal.message
+            self.message = _(refusal.message)
             if not refusal.guess:
                 return CheckResult.EXPIRED
             record_wrong_code(user)

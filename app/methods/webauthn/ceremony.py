@@ -35,6 +35,7 @@ from webauthn.helpers.structs import (AttestationConveyancePreference, Authentic
 
 from app import events
 from app.extensions import db
+from app.i18n import N_
 from app.methods.webauthn.models import WebAuthnCredential
 from app.methods.webauthn.names import name_for
 from app.models import WEBAUTHN, TwoFactorMethod, User, utcnow
@@ -51,16 +52,17 @@ MAX_ANSWER = 16 * 1024  # characters of the JSON a browser posts back: real ones
 MAX_CREDENTIAL_ID = 1023  # bytes (WebAuthn's own limit)
 TRANSPORTS = {transport.value for transport in AuthenticatorTransport}
 
-EXPIRED = "This passkey request has expired or was already used. Please try again."
-NOT_RECOGNISED = "That passkey or security key isn't set up for this account. Try another one, or use another way."
-SIGN_IN_NOT_RECOGNISED = "We don't recognise that passkey. Log in with your username and password instead."
-NOT_VERIFIED = "Your passkey or security key could not be checked. Please try again."
-NO_USER_VERIFICATION = ("Your passkey didn't confirm it's you with your fingerprint, face, PIN or screen lock. "
-                        "Please try again.")
-COUNTER_WENT_BACK = ("That passkey or security key was refused: it may have been copied. Use another way to log in, "
-                     "and remove it from your profile if you don't recognise this.")
-ALREADY_ADDED = "That passkey or security key is already set up."
-NOT_SAVED = "Your passkey could not be added: your browser's answer could not be checked. Please try again."
+# What a person reads when an answer is refused (Refused.message), translated where it is shown.
+EXPIRED = N_("This passkey request has expired or was already used. Please try again.")
+NOT_RECOGNISED = N_("That passkey or security key isn't set up for this account. Try another one, or use another way.")
+SIGN_IN_NOT_RECOGNISED = N_("We don't recognise that passkey. Log in with your username and password instead.")
+NOT_VERIFIED = N_("Your passkey or security key could not be checked. Please try again.")
+NO_USER_VERIFICATION = N_("Your passkey didn't confirm it's you with your fingerprint, face, PIN or screen lock. "
+                          "Please try again.")
+COUNTER_WENT_BACK = N_("That passkey or security key was refused: it may have been copied. Use another way to log "
+                       "in, and remove it from your profile if you don't recognise this.")
+ALREADY_ADDED = N_("That passkey or security key is already set up.")
+NOT_SAVED = N_("Your passkey could not be added: your browser's answer could not be checked. Please try again.")
 
 
 class Malformed(ValueError):
@@ -69,7 +71,8 @@ class Malformed(ValueError):
 
 class Refused(Exception):
     """A well-formed answer that is refused. `reason` says why (for the log and the tests);
-    `message` is what the person reads; `guess` whether it counts as a wrong answer."""
+    `message` is what the person reads (in English: translate it where it is shown); `guess`
+    whether it counts as a wrong answer."""
 
     def __init__(self, reason, message, guess=True):
         super().__init__(reason)
@@ -333,10 +336,11 @@ def claim_count(owner, method, credential, count):
     key may be in use: a security event, and the answer is refused."""
     stored = method.counter or 0
     if (count or stored) and count <= stored:
+        from app.methods import english
         from app.methods.webauthn import describe
 
         events.record(events.PASSKEY_COUNT_WENT_BACK, owner,
-                      detail=f"{describe(method)}: signature count {count}, after {stored}")
+                      detail=f"{describe(method, english)}: signature count {count}, after {stored}")
         raise Refused("count went back", COUNTER_WENT_BACK)
     grows = TwoFactorMethod.counter < count if count else TwoFactorMethod.counter == 0
     result = db.session.execute(

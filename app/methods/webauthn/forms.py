@@ -6,11 +6,12 @@ from wtforms.validators import InputRequired, Length, StopValidation
 from wtforms.widgets import HiddenInput
 
 from app.forms import AppForm
+from app.i18n import N_, _, lazy_gettext
 from app.methods.webauthn import ceremony
 
-NO_ANSWER = "Your browser sent no passkey. Press the button again, or use another way."
-NOT_AN_ANSWER = "Your browser's answer was not a passkey's. Please try again."
-TOO_LONG = "Your browser's answer was too long to be a passkey's. Please try again."
+NO_ANSWER = N_("Your browser sent no passkey. Press the button again, or use another way.")
+NOT_AN_ANSWER = N_("Your browser's answer was not a passkey's. Please try again.")
+TOO_LONG = N_("Your browser's answer was too long to be a passkey's. Please try again.")
 
 
 class PasskeyInput(HiddenInput):
@@ -26,17 +27,17 @@ class PasskeyField(HiddenField):
 
     def __init__(self, ceremony_type="webauthn.get", **kwargs):
         kwargs.setdefault("id", "passkey-button")
-        super().__init__("Passkey", **kwargs)
+        super().__init__(lazy_gettext("Passkey"), **kwargs)
         self.ceremony_type = ceremony_type
         self.answer = None
 
     def pre_validate(self, form):
         if not self.data:
-            raise StopValidation(NO_ANSWER)
+            raise StopValidation(_(NO_ANSWER))
         try:
             self.answer = ceremony.parse_answer(self.data, self.ceremony_type)
         except ceremony.Malformed as problem:
-            raise StopValidation(TOO_LONG if str(problem) == "too long" else NOT_AN_ANSWER) from None
+            raise StopValidation(_(TOO_LONG if str(problem) == "too long" else NOT_AN_ANSWER)) from None
 
 
 def with_passkey_answer(form_class):
@@ -57,10 +58,12 @@ class AddPasskeyForm(AppForm):
 
 class RenamePasskeyForm(AppForm):
     name = StringField(
-        "Name",
-        validators=[InputRequired("Enter a name for this passkey."),
-                    Length(max=64, message="A name is at most 64 characters.")],
-        description="So you can tell your passkeys and security keys apart, like 'Work laptop' or 'Blue key'.",
+        # Translators: the label of the name a person gives a passkey, to tell it apart.
+        lazy_gettext("Name"),
+        validators=[InputRequired(lazy_gettext("Enter a name for this passkey.")),
+                    Length(max=64, message=lazy_gettext("A name is at most 64 characters."))],
+        description=lazy_gettext(
+            "So you can tell your passkeys and security keys apart, like 'Work laptop' or 'Blue key'."),
         render_kw={"autocomplete": "off"},
     )
-    submit = SubmitField("Save")
+    submit = SubmitField(lazy_gettext("Save"))

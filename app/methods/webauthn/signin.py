@@ -21,6 +21,7 @@ from app.auth.reauthenticate import code_step_attempts, finish_reauthentication,
 from app.auth.routes import TOO_MANY_FOR_ACCOUNT
 from app.auth.session import complete_login
 from app.extensions import limiter
+from app.i18n import _
 from app.methods.webauthn import ceremony
 from app.methods.webauthn.forms import PasskeyForm
 from app.security import client_key, client_network, hashed_key, is_safe_next, safe_next
@@ -80,16 +81,16 @@ def passkey_sign_in():
     form = PasskeyForm()
     next_url = form.next.data if is_safe_next(form.next.data) else ""
     if not form.validate_on_submit():
-        problems = form.credential.errors or form.form_errors or ["Please try again."]
+        problems = form.credential.errors or form.form_errors or [_("Please try again.")]
         return login_page_with(problems[0], 400, next_url)
     try:
         user, method = ceremony.check_assertion(form.credential.answer, ceremony.SIGN_IN, verify_user=True)
     except ceremony.Refused as refusal:
         log.info("Passkey sign-in refused: %s", refusal.reason)
-        return login_page_with(refusal.message, 401, next_url)
+        return login_page_with(_(refusal.message), 401, next_url)
     complete_login(user, remember=False)
     events.record(events.LOGIN_SUCCEEDED, user, detail=f"with a passkey ('{method.name}'), without a password")
-    flash("You are logged in with your passkey.", "success")
+    flash(_("You are logged in with your passkey."), "success")
     return redirect(safe_next(next_url))
 
 
@@ -140,11 +141,11 @@ def reauthenticate_with_passkey():
             ceremony.check_assertion(form.credential.answer, ceremony.CONFIRM, user=current_user, verify_user=True)
         except ceremony.Refused as refusal:
             log.info("Passkey confirmation refused: %s", refusal.reason)
-            problem, status = refusal.message, 401
+            problem, status = _(refusal.message), 401
         else:
             return finish_reauthentication(next_url, "with a passkey")
     else:
-        problem = (form.credential.errors or form.form_errors or ["Please try again."])[0]
+        problem = (form.credential.errors or form.form_errors or [_("Please try again.")])[0]
     page = render_template("auth/reauthenticate.html", form=PasswordConfirmForm(formdata=None), page_error=problem,
                            **page_context(next_url))
     return page, status

@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db, limiter
+from app.i18n import _
 from app.methods.webauthn import ceremony, describe
 from app.methods.webauthn.forms import AddPasskeyForm, RenamePasskeyForm
 from app.methods.webauthn.signin import options_answer
@@ -42,7 +43,7 @@ def add_passkey():
     try:
         method, credential = ceremony.new_method(user, form.credential.answer)
     except ceremony.Refused as refusal:
-        form.credential.errors.append(refusal.message)
+        form.credential.errors.append(_(refusal.message))
         return add_page(form, 400)
     try:
         # The method first (its id names the credential row), then everything in add()'s commit.
@@ -51,10 +52,10 @@ def add_passkey():
         db.session.flush()
         credential.method_id = method.id
         db.session.add(credential)
-        return add(user, method, "Your passkey is added.")
+        return add(user, method, _("Your passkey is added."))
     except IntegrityError:  # the same credential, added a moment ago in another tab
         db.session.rollback()
-        form.credential.errors.append(ceremony.ALREADY_ADDED)
+        form.credential.errors.append(_(ceremony.ALREADY_ADDED))
         return add_page(form, 400)
 
 
@@ -75,5 +76,5 @@ def rename_passkey(method_id):
                        .execution_options(synchronize_session=False))
     db.session.commit()
     method.name = name
-    flash(f"Renamed: it is now {describe(method)}.", "success")
+    flash(_("Renamed: it is now %(method)s.", method=describe(method)), "success")
     return redirect(url_for("profile.index"))
