@@ -17,6 +17,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from app import events
 from app.emails import mask_email, parse_email, InvalidEmail
 from app.extensions import db
+from app.i18n import N_
 from app.mail import compose, link
 from app.models import TrustedDevice, User, new_session_token
 
@@ -70,7 +71,7 @@ def find_account(typed):
 def send_link(user):
     """Queues the reset link to the account's address, with its event, and commits."""
     events.record(events.PASSWORD_RESET_REQUESTED, user, detail=f"to {mask_email(user.email)}", commit=False)
-    compose.send(user.email, "reset_password", "Reset your password", username=user.username,
+    compose.send(user.email, "reset_password", N_("Reset your password"), recipient=user, username=user.username,
                  url=link("auth.reset_password", token=make_token(user)),
                  minutes=int(LIFETIME.total_seconds() // 60))
     db.session.commit()
