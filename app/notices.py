@@ -7,17 +7,19 @@ this fixed list and the login page shows it.
 """
 from flask import flash, redirect, request, url_for
 
+from app.i18n import N_, _
+
 NOTICES = {
-    "logged-out": ("info", "You are logged out."),
-    "session-ended": ("info", "Your session has ended. Please log in again."),
-    "browser-changed": ("info", "Your session ended because your browser changed. Please log in again."),
-    "login-expired": ("warning", "Your login expired or was not started. Please log in again."),
-    "too-many-codes": ("danger", "Too many incorrect codes. Please log in again."),
-    "account-deleted": ("info", "Your account is deleted."),
-    "password-reset": ("success", "Your password is reset, and you are logged out everywhere. Log in with your new password."),
-    "email-confirmed": ("success", "Your email address is confirmed."),
+    "logged-out": ("info", N_("You are logged out.")),
+    "session-ended": ("info", N_("Your session has ended. Please log in again.")),
+    "browser-changed": ("info", N_("Your session ended because your browser changed. Please log in again.")),
+    "login-expired": ("warning", N_("Your login expired or was not started. Please log in again.")),
+    "too-many-codes": ("danger", N_("Too many incorrect codes. Please log in again.")),
+    "account-deleted": ("info", N_("Your account is deleted.")),
+    "password-reset": ("success", N_("Your password is reset, and you are logged out everywhere. Log in with your new password.")),
+    "email-confirmed": ("success", N_("Your email address is confirmed.")),
 }
-LOGIN_NEEDED = ("info", "Please log in to see this page.")
+LOGIN_NEEDED = ("info", N_("Please log in to see this page."))
 
 
 def to_login(notice, **params):
@@ -34,4 +36,4 @@ def flash_notice():
         notice = LOGIN_NEEDED
     if notice is not None:
         category, message = notice
-        flash(message, category)
+        flash(_(message), category)
