@@ -70,7 +70,7 @@ def new_password_field(label=lazy_gettext("Password"), required=lazy_gettext("En
         label,
         validators=[
             InputRequired(required),
-            # (Length formats its message with %: the number is in it already.)
+            # WTForms applies `% {min, max, length}` to these: the number is in them already.
             Length(min=PASSWORD_MIN, message=lazy_ngettext("Your password must be at least %(num)d character.",
                                                            "Your password must be at least %(num)d characters.",
                                                            PASSWORD_MIN)),
@@ -104,8 +104,8 @@ class CodeField(StringField):
             "maxlength": 12,
             "autofocus": True,
         }
-        super().__init__(label, validators=[InputRequired(lazy_gettext("Enter the code we sent you."))], render_kw=render_kw,
-                         **kwargs)
+        required = InputRequired(lazy_gettext("Enter the code we sent you."))
+        super().__init__(label, validators=[required], render_kw=render_kw, **kwargs)
 
     def process_formdata(self, valuelist):
         super().process_formdata(valuelist)

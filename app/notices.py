@@ -16,7 +16,8 @@ NOTICES = {
     "login-expired": ("warning", N_("Your login expired or was not started. Please log in again.")),
     "too-many-codes": ("danger", N_("Too many incorrect codes. Please log in again.")),
     "account-deleted": ("info", N_("Your account is deleted.")),
-    "password-reset": ("success", N_("Your password is reset, and you are logged out everywhere. Log in with your new password.")),
+    "password-reset": ("success", N_("Your password is reset, and you are logged out everywhere. "
+                                     "Log in with your new password.")),
     "email-confirmed": ("success", N_("Your email address is confirmed.")),
 }
 LOGIN_NEEDED = ("info", N_("Please log in to see this page."))
