@@ -18,15 +18,18 @@ from wtforms.validators import InputRequired
 
 from app import events
 from app.extensions import db
+from app.i18n import N_, lazy_gettext, lazy_ngettext
 from app.mail import compose, link
 from app.models import EmailConfirmation, User, utcnow
 
 CONFIRM_FOR = timedelta(hours=24)
 MAX_LENGTH, MAX_LOCAL = 254, 64
-FORMAT = "Enter an email address in the correct format, like name@example.com."
-ONE_ONLY = "Enter one email address only, like name@example.com."
-TOO_LONG = f"Your email address must be {MAX_LENGTH} characters or fewer."
-LOCAL_TOO_LONG = f"The part before the @ must be {MAX_LOCAL} characters or fewer."
+FORMAT = lazy_gettext("Enter an email address in the correct format, like name@example.com.")
+ONE_ONLY = lazy_gettext("Enter one email address only, like name@example.com.")
+TOO_LONG = lazy_ngettext("Your email address must be %(num)d character or fewer.",
+                         "Your email address must be %(num)d characters or fewer.", MAX_LENGTH)
+LOCAL_TOO_LONG = lazy_ngettext("The part before the @ must be %(num)d character or fewer.",
+                               "The part before the @ must be %(num)d characters or fewer.", MAX_LOCAL)
 # RFC 5322's dot-atom: no quoting, comments, brackets or spaces (none of which a header may smuggle).
 LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
 LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -96,10 +99,10 @@ def start_confirmation(user, address):
     db.session.add(EmailConfirmation(user_id=user.id, address=address, token_hash=_hash(token),
                                      created_at=now, expires_at=now + CONFIRM_FOR))
     if owner is not None and owner.id != user.id:
-        compose.send(address, "address_in_use", "Your email address was given for another account",
-                     forgot_url=link("auth.forgot_password"))
+        compose.send(address, "address_in_use", N_("Your email address was given for another account"),
+                     recipient=owner, forgot_url=link("auth.forgot_password"))
         return
-    compose.send(address, "confirm_email", "Confirm your email address", username=user.username,
+    compose.send(address, "confirm_email", N_("Confirm your email address"), recipient=user, username=user.username,
                  url=link("auth.confirm_email", token=token), hours=int(CONFIRM_FOR.total_seconds() // 3600))
 
 
@@ -168,7 +171,7 @@ class EmailAddressField(StringField):
     """"Email address": one address, checked by `parse_email`; `address` holds it as stored.
     Optional unless `required` names the message for an empty field."""
 
-    def __init__(self, label="Email address", required=None, **kwargs):
+    def __init__(self, label=lazy_gettext("Email address"), required=None, **kwargs):
         render_kw = {"type": "email", "autocomplete": "email", "autocapitalize": "none", "spellcheck": "false",
                      "maxlength": 320}
         validators = [InputRequired(required)] if required else []

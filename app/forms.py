@@ -9,10 +9,10 @@ from wtforms.validators import EqualTo, InputRequired, Length
 
 from app.expired_forms import FORM_EXPIRED, form_expired
 from app.password_rules import password_problem
-from app.i18n import wtforms_translations
+from app.i18n import _, lazy_gettext, lazy_ngettext, ngettext, wtforms_translations
 
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-CONTROL_CHARACTERS_MESSAGE = "Use only printable characters (no tabs, line breaks or control characters)."
+CONTROL_CHARACTERS_MESSAGE = lazy_gettext("Use only printable characters (no tabs, line breaks or control characters).")
 
 
 class AppForm(FlaskForm):
@@ -43,7 +43,8 @@ class AppForm(FlaskForm):
 
 
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
-PASSWORD_HINT = f"At least {PASSWORD_MIN} characters. Avoid common passwords and your username."
+PASSWORD_HINT = lazy_ngettext("At least %(num)d character. Avoid common passwords and your username.",
+                              "At least %(num)d characters. Avoid common passwords and your username.", PASSWORD_MIN)
 
 
 class NotEasilyGuessed:
@@ -60,17 +61,22 @@ class NotEasilyGuessed:
             return
         problem = password_problem(field.data, self.username(form) if self.username else None)
         if problem:
-            raise ValidationError(problem)
+            raise ValidationError(_(problem))
 
 
-def new_password_field(label="Password", required="Enter a password.", username=None):
+def new_password_field(label=lazy_gettext("Password"), required=lazy_gettext("Enter a password."), username=None):
     """A new password: 8 to 128 characters, not easily guessed (`username`: see NotEasilyGuessed)."""
     return PasswordField(
         label,
         validators=[
             InputRequired(required),
-            Length(min=PASSWORD_MIN, message=f"Your password must be at least {PASSWORD_MIN} characters."),
-            Length(max=PASSWORD_MAX, message=f"Your password must be {PASSWORD_MAX} characters or fewer."),
+            # WTForms applies `% {min, max, length}` to these: the number is in them already.
+            Length(min=PASSWORD_MIN, message=lazy_ngettext("Your password must be at least %(num)d character.",
+                                                           "Your password must be at least %(num)d characters.",
+                                                           PASSWORD_MIN)),
+            Length(max=PASSWORD_MAX, message=lazy_ngettext("Your password must be %(num)d character or fewer.",
+                                                           "Your password must be %(num)d characters or fewer.",
+                                                           PASSWORD_MAX)),
             NotEasilyGuessed(username),
         ],
         description=PASSWORD_HINT,
@@ -80,8 +86,9 @@ def new_password_field(label="Password", required="Enter a password.", username=
 
 def repeat_password_field():
     return PasswordField(
-        "Repeat password",
-        validators=[InputRequired("Type the password again."), EqualTo("password", message="The passwords don't match.")],
+        lazy_gettext("Repeat password"),
+        validators=[InputRequired(lazy_gettext("Type the password again.")),
+                    EqualTo("password", message=lazy_gettext("The passwords don't match."))],
         render_kw={"autocomplete": "new-password"},
     )
 
@@ -89,7 +96,7 @@ def repeat_password_field():
 class CodeField(StringField):
     """The one-time code: digits only, spaces and dashes ignored, length checked before Twilio."""
 
-    def __init__(self, label="Verification code", **kwargs):
+    def __init__(self, label=lazy_gettext("Verification code"), **kwargs):
         render_kw = {
             "inputmode": "numeric",
             "autocomplete": "one-time-code",
@@ -97,7 +104,8 @@ class CodeField(StringField):
             "maxlength": 12,
             "autofocus": True,
         }
-        super().__init__(label, validators=[InputRequired("Enter the code we sent you.")], render_kw=render_kw, **kwargs)
+        required = InputRequired(lazy_gettext("Enter the code we sent you."))
+        super().__init__(label, validators=[required], render_kw=render_kw, **kwargs)
 
     def process_formdata(self, valuelist):
         super().process_formdata(valuelist)
@@ -108,4 +116,4 @@ class CodeField(StringField):
     def pre_validate(self, form):
         length = self.length or current_app.config["VERIFY_CODE_LENGTH"]
         if self.data and not (self.data.isascii() and self.data.isdigit() and len(self.data) == length):
-            raise ValidationError(f"The code is {length} digits.")
+            raise ValidationError(ngettext("The code is %(num)d digit.", "The code is %(num)d digits.", length))

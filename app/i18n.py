@@ -21,6 +21,7 @@ it works without JavaScript, and a choice made by a third-party page (a cross-si
 refused like any other forged POST. It keeps the choice in a cookie for a year, and on the
 account when someone is logged in, then goes back to the page it was sent from.
 """
+import contextlib
 import functools
 
 from babel.support import NullTranslations, Translations
@@ -68,6 +69,22 @@ def translations():
         pass
     g.ui_translations = catalog(ui_language().tag)
     return g.ui_translations
+
+
+@contextlib.contextmanager
+def in_language(tag):
+    """The words (and dates) written inside are in language `tag`, not the page's: a mail is in
+    its recipient's language, and may be written outside any request (a command)."""
+    saved = {name: g.get(name) for name in ("ui_language", "ui_translations")}
+    g.ui_language, g.ui_translations = language(tag), catalog(tag)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                g.pop(name, None)
+            else:
+                setattr(g, name, value)
 
 
 def gettext(string, **variables):
@@ -243,6 +260,9 @@ def init_app(app):
         gettext=_template_gettext, ngettext=_template_ngettext, pgettext=_template_pgettext,
         npgettext=_template_npgettext, newstyle=True,
     )
-    app.jinja_env.globals.update(ui_language=ui_language, language_menu=language_menu, head_links=head_links)
+    from app.dates import utc_text
+
+    app.jinja_env.globals.update(ui_language=ui_language, language_menu=language_menu, head_links=head_links,
+                                 utc_moment=utc_text)
     app.after_request(vary_by_language)
     app.add_url_rule("/language", "choose_language", choose_language, methods=["POST"])

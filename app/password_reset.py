@@ -71,8 +71,7 @@ def find_account(typed):
 def send_link(user):
     """Queues the reset link to the account's address, with its event, and commits."""
     events.record(events.PASSWORD_RESET_REQUESTED, user, detail=f"to {mask_email(user.email)}", commit=False)
-    # The subject is translated with the mail, in the recipient's language.
-    compose.send(user.email, "reset_password", N_("Reset your password"), username=user.username,
+    compose.send(user.email, "reset_password", N_("Reset your password"), recipient=user, username=user.username,
                  url=link("auth.reset_password", token=make_token(user)),
                  minutes=int(LIFETIME.total_seconds() // 60))
     db.session.commit()

@@ -3,9 +3,9 @@ the passwords attackers try first, one of them with digits or symbols added at a
 sequential characters, or one holding the username. Never composition rules (a digit, a capital
 letter, a symbol): they make passwords harder to remember, not to guess.
 
-`password_problem(password, username)` says in a sentence why a password is refused, or None. The
-sign-up and password-change forms ask it through app.forms.NotEasilyGuessed, `flask users create`
-directly; a password reset will do the same.
+`password_problem(password, username)` says in a sentence why a password is refused, or None: in
+English, marked for the catalogs; the sign-up, password-change and reset forms ask it through
+app.forms.NotEasilyGuessed, which shows it in the page's language; `flask users create` directly.
 
 The list is app/data/common-passwords.txt: 39,761 common passwords of 4 characters or more (16,285
 of 8 or more), from the lists Django and zxcvbn ship (app/data/common-passwords-NOTICE.txt says how
@@ -15,16 +15,18 @@ import functools
 import re
 from pathlib import Path
 
+from app.i18n import N_
+
 LIST_FILE = Path(__file__).resolve().parent / "data" / "common-passwords.txt"
 
-COMMON = ("This password is too common: it is on lists attackers try first. "
-          "Choose a longer phrase that isn't a well-known password.")
-COMMON_WITH_ADDITIONS = ("This password is a common one with digits or symbols added, which attackers try "
-                         "first. Choose a longer phrase that isn't a well-known password.")
-PATTERN = ("This password is too easy to guess: repeated or sequential characters (like aaaa, abcabc or "
-           "12345678) are tried first. Choose a longer phrase.")
-USERNAME = ("Your password can't contain your username: it is the first thing attackers try. "
-            "Choose a longer phrase.")
+COMMON = N_("This password is too common: it is on lists attackers try first. "
+            "Choose a longer phrase that isn't a well-known password.")
+COMMON_WITH_ADDITIONS = N_("This password is a common one with digits or symbols added, which attackers try "
+                           "first. Choose a longer phrase that isn't a well-known password.")
+PATTERN = N_("This password is too easy to guess: repeated or sequential characters (like aaaa, abcabc or "
+             "12345678) are tried first. Choose a longer phrase.")
+USERNAME = N_("Your password can't contain your username: it is the first thing attackers try. "
+              "Choose a longer phrase.")
 
 ENDS = re.compile(r"^[\W\d_]+|[\W\d_]+$")  # digits, symbols and spaces at either end
 REPEATED = re.compile(r"(.{1,4}?)\1+", re.DOTALL)  # aaaaaaaa, abababab, abcabcabc, 12341234

@@ -10,6 +10,7 @@ from app import devices, emails, password_reset
 from app.auth import bp
 from app.auth.forms import ConfirmEmailForm, ForgotPasswordForm, ResetPasswordForm
 from app.auth.session import end_session
+from app.i18n import N_, _
 from app.mail import enabled as mail_enabled
 from app.notices import to_login
 from app.security import client_network, hashed_key
@@ -17,8 +18,8 @@ from app.throttle import Throttled, take_in_turn
 
 log = logging.getLogger(__name__)
 
-TOO_MANY_RESETS = "Too many requests to reset a password."
-LINK_EXPIRED = "This link has expired or was already used. Ask for a new one."
+TOO_MANY_RESETS = N_("Too many requests to reset a password.")
+LINK_EXPIRED = N_("This link has expired or was already used. Ask for a new one.")
 
 
 def typed_account():
@@ -28,11 +29,11 @@ def typed_account():
 def reset_request_limits():
     """Requests from one client address, then for one typed name or address from it: a
     stranger's flood fills their own limits. Typed values are keyed by their HMAC."""
-    config, network = current_app.config, client_network()
+    config, network, refused = current_app.config, client_network(), _(TOO_MANY_RESETS)
     return [
-        (config["RESET_LIMIT_PER_IP"], f"reset-ip:{network}", TOO_MANY_RESETS),
+        (config["RESET_LIMIT_PER_IP"], f"reset-ip:{network}", refused),
         (config["RESET_LIMIT_PER_ADDRESS"], f"reset-typed:{hashed_key('reset', typed_account())}|{network}",
-         TOO_MANY_RESETS),
+         refused),
     ]
 
 
@@ -51,7 +52,7 @@ def account_allows_another_link(user):
 
 
 def link_expired(again_url):
-    return render_template("auth/link_expired.html", message=LINK_EXPIRED, again_url=again_url), 400
+    return render_template("auth/link_expired.html", message=_(LINK_EXPIRED), again_url=again_url), 400
 
 
 @bp.route("/forgot-password", methods=["GET", "POST"])
@@ -111,6 +112,6 @@ def confirm_email():
     if user is None:
         return link_expired(again_url)
     if current_user.is_authenticated and current_user.id == user.id:
-        flash(f"Your email address is confirmed: {user.email}.", "success")
+        flash(_("Your email address is confirmed: %(address)s.", address=user.email), "success")
         return redirect(url_for("profile.index"))
     return to_login("email-confirmed")

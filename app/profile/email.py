@@ -7,13 +7,14 @@ from werkzeug.exceptions import NotFound
 from app import emails, mail
 from app.auth.forms import ActionForm
 from app.extensions import db
+from app.i18n import N_, _, ngettext
 from app.models import utcnow
 from app.profile import bp
 from app.profile.forms import EmailForm, RemoveEmailForm
 from app.security import sudo_required
 from app.throttle import Throttled, take
 
-ALREADY_YOURS = "That is already your email address."
+ALREADY_YOURS = N_("That is already your email address.")
 
 
 @bp.app_template_global()
@@ -39,19 +40,27 @@ def email():
     user = current_user._get_current_object()
     address = form.email.address
     if address == user.email:
-        form.email.errors.append(ALREADY_YOURS)
+        form.email.errors.append(_(ALREADY_YOURS))
         return render_template(template, form=form), 400
     try:
         take([(current_app.config["EMAIL_LIMIT_PER_ACCOUNT"], (f"email-links:{user.id}",))],
-             lambda wait: f"You have asked for many links. Please try again in {wait}.")
+             lambda wait: _("You have asked for many links. Please try again in %(wait)s.", wait=wait))
     except Throttled as error:
         flash(error.description, "warning")
         return render_template(template, form=form), 429, {"Retry-After": str(error.retry_after_seconds)}
     emails.start_confirmation(user, address)
     db.session.commit()
     hours = int(emails.CONFIRM_FOR.total_seconds() // 3600)
-    flash(f"We sent a link to {address}. Open it within {hours} hours to confirm the address."
-          + (" Until then, your current address stays." if user.email else ""), "info")
+    if user.email:
+        sent = ngettext("We sent a link to %(address)s. Open it within %(num)d hour to confirm the address. "
+                        "Until then, your current address stays.",
+                        "We sent a link to %(address)s. Open it within %(num)d hours to confirm the address. "
+                        "Until then, your current address stays.", hours, address=address)
+    else:
+        sent = ngettext("We sent a link to %(address)s. Open it within %(num)d hour to confirm the address.",
+                        "We sent a link to %(address)s. Open it within %(num)d hours to confirm the address.",
+                        hours, address=address)
+    flash(sent, "info")
     return redirect(url_for("profile.index"))
 
 
@@ -67,7 +76,7 @@ def remove_email():
     if not form.validate_on_submit():
         return render_template("profile/remove_email.html", form=form), 400 if form.errors else 200
     emails.remove(current_user._get_current_object())
-    flash("Your email address is removed. You can't reset a forgotten password by email any more.", "success")
+    flash(_("Your email address is removed. You can't reset a forgotten password by email any more."), "success")
     return redirect(url_for("profile.index"))
 
 
@@ -77,5 +86,5 @@ def cancel_email():
     """Stop the link that waits for confirmation from working."""
     if ActionForm().validate_on_submit():
         emails.cancel_pending(current_user._get_current_object())
-        flash("That link no longer works.", "info")
+        flash(_("That link no longer works."), "info")
     return redirect(url_for("profile.index"))

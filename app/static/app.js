@@ -18,8 +18,12 @@
     });
   }
 
-  // Times are written in UTC; show them in the reader's own time zone, saying which.
-  var local = new Intl.DateTimeFormat(undefined, {
+  // Times are written in UTC; show them in the reader's own time zone, saying which, in the
+  // page's language (the browser's own variant of it when it has one: en-US, pt-BR).
+  var page = document.documentElement.lang || undefined;
+  var browser = navigator.language || "";
+  var language = page && browser.split("-")[0].toLowerCase() === page.split("-")[0].toLowerCase() ? browser : page;
+  var local = new Intl.DateTimeFormat(language, {
     day: "numeric", month: "short", year: "numeric",
     hour: "2-digit", minute: "2-digit", timeZoneName: "short"
   });
