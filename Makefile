@@ -25,8 +25,13 @@ migrate: install .env
 run: migrate
 	$(FLASK) run
 
+# The suite runs on PYTEST_WORKERS processes (pytest-xdist), each module whole on one of them
+# (tests/conftest.py groups the modules that share Redis); PYTEST_WORKERS=0 runs it in this one
+# process, e.g. for --pdb. PYTEST_ARGS go to pytest either way: PYTEST_ARGS=-x stops at a failure.
+PYTEST_WORKERS ?= 2
+
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile) $(PYTEST_ARGS)
 
 # QUICK=1: the headline ratios in about a minute. LABEL=after: keep the run as bench/results/after.json.
 # POSTGRES=postgresql+psycopg://user:pass@127.0.0.1:5432/postgres: on PostgreSQL (the role needs CREATEDB).

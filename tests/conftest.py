@@ -1,11 +1,38 @@
 """Fixtures: an app wired to a fake Twilio Verify server, a client, and person-like actions."""
+import functools
+import json
 import os
 import re
+from pathlib import Path
 
 os.environ["APP_ENV"] = "testing"  # before config is imported: a developer's .env stays out
 
 import pytest
 import sqlalchemy as sa
+
+# Under pytest-xdist (`make test` runs the suite in parallel) each worker process is named gw0,
+# gw1, ...; outside it this is None and nothing below changes how the suite runs.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+
+
+def own_postgres_database():
+    """Gives this xdist worker a PostgreSQL database of its own, next to TEST_DATABASE_URL's (its
+    role needs CREATEDB): every test drops and creates all tables, so two workers, or two runs on
+    one server, must never share one. Runs before `config` is imported, as TestingConfig reads
+    TEST_DATABASE_URL then."""
+    import psycopg
+
+    base = sa.make_url(os.environ["TEST_DATABASE_URL"])
+    name = f"{base.database}_{XDIST_WORKER}_{os.environ['PYTEST_XDIST_TESTRUNUID'][:8]}"
+    admin = base.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    os.environ["TEST_DATABASE_URL"] = base.set(database=name).render_as_string(hide_password=False)
+    return admin, name
+
+
+WORKER_DATABASE = (own_postgres_database()
+                   if XDIST_WORKER and os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql") else None)
 
 from app import create_app
 from app.extensions import db, limiter
@@ -18,6 +45,7 @@ os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 PASSWORD = "correct horse battery"
 PHONE = "+447400123456"  # a valid GB mobile
 PHONE_NATIONAL = "07400 123456"
+ROOT = Path(__file__).resolve().parent.parent  # the checkout, where pytest.ini is
 CSRF_INPUT = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
@@ -305,4 +333,86 @@ def fresh_postgres_database():
     yield make
     with psycopg.connect(admin, autocommit=True) as conn:
         for name in created:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# -- What the attacks in tests/abuse achieved -----------------------------------------------------
+# Their `figure` fixture notes each figure in the test's report: reports reach this process from
+# pytest-xdist's workers too, so the whole run's figures are shown (and kept) here, once.
+
+ABUSE_FIGURE = "abuse figure"
+ABUSE_FIGURES = {}
+
+
+def pytest_runtest_logreport(report):
+    for name, value in report.user_properties:
+        if name == ABUSE_FIGURE:
+            what, figure = value
+            ABUSE_FIGURES[what] = figure
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not ABUSE_FIGURES or XDIST_WORKER:
+        return
+    terminalreporter.section("what the attacks in tests/abuse achieved")
+    for what, value in sorted(ABUSE_FIGURES.items()):
+        terminalreporter.write_line(f"{what}: {value}")
+    folder = ROOT / "test-artifacts" / "abuse"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "figures.json").write_text(json.dumps(ABUSE_FIGURES, indent=2, sort_keys=True))
+
+
+# -- Running in parallel ------------------------------------------------------------------------
+# `make test` runs the suite on pytest-xdist workers with `--dist loadfile`, which the scheduler
+# below extends: a worker takes whole modules (module-scoped live servers start once), and whole
+# groups of modules that share something outside the worker process:
+# - tests/abuse, whose live servers are shared across the package and take Redis databases 1-12
+#   from a pool each process keeps;
+# - every other module that names Redis: they use REDIS_URL's database (whose rate limits
+#   `build_app` resets, and whose session indexes are per user id, the same ids in every worker's
+#   database) or database 13, which each empties when it starts.
+# The two groups use different Redis databases, so they may run side by side. The scheduler sees
+# node ids only (no marks), hence a module's own text decides whether it uses Redis.
+
+@functools.cache
+def names_redis(path):
+    try:
+        return "redis" in (ROOT / path).read_text().lower()
+    except OSError:
+        return False
+
+
+def xdist_scope(nodeid):
+    """What a test is scheduled with: its module, or its group of modules."""
+    path = nodeid.split("::", 1)[0]
+    if path.startswith("tests/abuse/"):
+        return "tests/abuse/"
+    return "modules that use Redis" if names_redis(path) else path
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class ModuleOrGroupScheduling(LoadFileScheduling):
+        def __init__(self, config, log):
+            super().__init__(config, log)
+            # In collection order, not by number of tests: tests/abuse and tests/browser, the
+            # slowest modules (a few long tests each), start first instead of holding up the end.
+            config.option.loadscopereorder = False
+
+        def _split_scope(self, nodeid):
+            return xdist_scope(nodeid)
+
+    return ModuleOrGroupScheduling(config, log)
+
+
+def pytest_unconfigure(config):
+    if WORKER_DATABASE:
+        import psycopg
+
+        admin, name = WORKER_DATABASE
+        with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

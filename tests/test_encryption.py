@@ -158,8 +158,11 @@ def test_development_and_tests_have_a_key_without_setup():
     assert DevelopmentConfig.ENCRYPTION_KEYS and all(encryption.is_fernet_key(key) for key in DevelopmentConfig.ENCRYPTION_KEYS)
 
 
+# Ids of their own for the keys, which are made afresh in each process: every pytest-xdist worker
+# must collect the same test names.
 @pytest.mark.parametrize(("key", "valid"), [
-    (NEW_KEY, True), (NEW_KEY.encode(), True), ("not-a-fernet-key", False), (NEW_KEY[:-2], False), ("", False), (None, False),
+    pytest.param(NEW_KEY, True, id="key-True"), pytest.param(NEW_KEY.encode(), True, id="key-as-bytes-True"),
+    ("not-a-fernet-key", False), pytest.param(NEW_KEY[:-2], False, id="key-cut-short-False"), ("", False), (None, False),
 ])
 def test_is_fernet_key(key, valid):
     assert encryption.is_fernet_key(key) is valid

@@ -13,7 +13,6 @@ After every test the server log is read: no Traceback, no 500, and never a sessi
 number or a code that the test saw.
 """
 import html
-import json
 import itertools
 import os
 import re
@@ -31,7 +30,7 @@ import redis
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
-from tests.conftest import PASSWORD, postgres_url, redis_url
+from tests.conftest import ABUSE_FIGURE, PASSWORD, postgres_url, redis_url
 from tests.fake_verify import FakeVerifyServer
 from tests.support import ROOT, START_TIMEOUT, Instance, Visitor, production_twilio_environment, random_gb_mobile
 
@@ -484,24 +483,11 @@ def assert_retry_after(response, at_most=None):
 
 # -- What the attacks achieved, for the record ---------------------------------------------------
 # Each test notes the figure it holds to its bound (e.g. how many of 12 parallel sends reached
-# Twilio); they are shown at the end of the run and kept in test-artifacts/abuse/figures.json.
-
-FIGURES = {}
-
+# Twilio); they are shown at the end of the run and kept in test-artifacts/abuse/figures.json
+# (tests/conftest.py gathers them from the test reports, which pytest-xdist's workers send back).
 
 @pytest.fixture
 def figure(request):
     def note(what, value):
-        FIGURES[f"{request.node.name}: {what}"] = value
+        request.node.user_properties.append((ABUSE_FIGURE, (f"{request.node.name}: {what}", value)))
     return note
-
-
-def pytest_terminal_summary(terminalreporter):
-    if not FIGURES:
-        return
-    terminalreporter.section("what the attacks in tests/abuse achieved")
-    for what, value in sorted(FIGURES.items()):
-        terminalreporter.write_line(f"{what}: {value}")
-    folder = ROOT / "test-artifacts" / "abuse"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "figures.json").write_text(json.dumps(FIGURES, indent=2, sort_keys=True))
