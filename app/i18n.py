@@ -107,17 +107,25 @@ def npgettext(context, singular, plural, num, **variables):
     return translations().unpgettext(context, singular, plural, num) % variables
 
 
+class _LazyWords(LazyString):
+    """Flask-Babel's LazyString marks its text as safe HTML (`__html__` returns it as is): a
+    translation holding `<` or `"` would reach the page raw. These words are escaped like any text."""
+
+    def __html__(self):
+        return escape(str(self))
+
+
 def lazy_gettext(string, **variables):
     """For words defined before any request (form labels, module constants)."""
-    return LazyString(gettext, string, **variables)
+    return _LazyWords(gettext, string, **variables)
 
 
 def lazy_ngettext(singular, plural, num, **variables):
-    return LazyString(ngettext, singular, plural, num, **variables)
+    return _LazyWords(ngettext, singular, plural, num, **variables)
 
 
 def lazy_pgettext(context, string, **variables):
-    return LazyString(pgettext, context, string, **variables)
+    return _LazyWords(pgettext, context, string, **variables)
 
 
 _ = gettext
