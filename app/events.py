@@ -1,5 +1,6 @@
 """Security events: a row the person can see on the profile, and a structured log line."""
 import json
+import re
 import logging
 from datetime import timedelta
 
@@ -102,8 +103,23 @@ def in_words(kind):
     return _(words) if words else kind
 
 
+# Details naming a way to log in are stored in English (methods.describe with methods.english);
+# they are shown with the same words in the page's language.
+METHOD_DETAILS = [
+    (re.compile(r"Phone (?P<phone>\+.*)"), N_("Phone %(phone)s")),
+    (re.compile(r"Authenticator app '(?P<name>.*)'"), N_("Authenticator app '%(name)s'")),
+    (re.compile(r"Passkey '(?P<name>.*)'"), N_("Passkey '%(name)s'")),
+]
+
+
 def detail_in_words(detail):
-    return _(detail) if detail in FIXED_DETAILS else detail
+    if detail in FIXED_DETAILS:
+        return _(detail)
+    for pattern, words in METHOD_DETAILS:
+        found = pattern.fullmatch(detail)
+        if found:
+            return _(words, **found.groupdict())
+    return detail
 
 
 def record(kind, user=None, detail="", commit=True, store=True):

@@ -125,8 +125,8 @@ def journey(app, fake, tag, phone):
         get(name, path)
     post("password, too short", "/profile/password", {"password": "short", "password2": "short"}, 400)
     post("password, too common", "/profile/password", {"password": "password123", "password2": "password123"}, 400)
-    for mail in sent_mails(app):
-        pages += [(f"email: {mail.subject}", mail.subject + "\n" + mail.text), (f"email html: {mail.subject}", mail.html)]
+    for number, mail in enumerate(sent_mails(app), 1):
+        pages += [(f"email {number}", mail.subject + "\n" + mail.text), (f"email {number} (html)", mail.html)]
 
     follow("logged out", auth.logout())
     follow("code page", auth.login("alice"))

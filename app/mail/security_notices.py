@@ -6,7 +6,7 @@ what happened, when, from which browser and network, and what to do if it wasn't
 """
 from dataclasses import dataclass
 
-from app import events
+from app import devices, events
 from app.dates import long_date, short_time
 from app.i18n import N_, gettext, in_language, lazy_gettext
 from app.mail import compose, enabled, link
@@ -49,7 +49,8 @@ def described(row, notice):
     """One line of what happened: the event's name in the mail's language, and its detail."""
     name = gettext(str(events.DESCRIPTIONS.get(row["kind"], notice.headline)))
     # Translators: an event, then its detail in brackets, e.g. "Recovery code used (9 left)".
-    return gettext("%(event)s (%(detail)s)", event=name, detail=row["detail"]) if row["detail"] else name
+    detail = events.detail_in_words(row["detail"]) if row["detail"] else ""
+    return gettext("%(event)s (%(detail)s)", event=name, detail=detail) if detail else name
 
 
 def queue_notice(user, rows):
@@ -67,7 +68,7 @@ def queue_notice(user, rows):
             user.email, "security_notice", lazy_gettext("Security notice: %(headline)s", headline=headline),
             recipient=user, username=user.username, headline=headline, happened=[described(row, notice) for row in noted],
             advice=notice.advice, when=when(lead["created_at"]),
-            browser=gettext("An administrator, on the command line") if by_operator else lead["user_agent"],
+            browser=gettext("An administrator, on the command line") if by_operator else devices.in_words(lead["user_agent"]),
             network=lead["ip"] or gettext("not known"), forgot_url=link("auth.forgot_password"),
             profile_url=link("profile.index"),
         )

@@ -28,18 +28,23 @@ def test_the_language_menu_with_and_without_javascript(new_context, person_facto
     expect(html).to_have_attribute("lang", "es")
     expect(html).to_have_attribute("dir", "ltr")
     expect(page.get_by_role("combobox", name="Idioma")).to_have_value("es")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Log in")  # not translated yet: English
+    expect(page.get_by_role("heading", level=1)).to_have_text("Iniciar sesión")
     person.snap("login page in spanish")
-
-    person.sign_up()  # the visitor's cookie goes on: the profile is in Spanish too
-    expect(html).to_have_attribute("lang", "es")
-    choose_language(person, "English", "Cambiar idioma", "/profile")
+    choose_language(person, "English", "Cambiar idioma", "/auth/login")
     expect(html).to_have_attribute("lang", "en")
+
+    person.sign_up()  # then, logged in, the choice is saved on the account
+    choose_language(person, "Español", "Change language", "/profile")
+    expect(html).to_have_attribute("lang", "es")
     with live_server.app.app_context():
         from app.models import User
 
+        assert User.by_username(person.username).locale == "es"
+    person.snap("profile in spanish")
+    choose_language(person, "English", "Cambiar idioma", "/profile")
+    expect(html).to_have_attribute("lang", "en")
+    with live_server.app.app_context():
         assert User.by_username(person.username).locale == "en"
-    person.snap("profile in english")
     # The menu's select draws its arrow from an image the CSP allows (no console error, as
     # Lighthouse counts them); and no page asked for a favicon that isn't there.
     assert console_errors == []
