@@ -48,7 +48,7 @@ def test_login_code_and_profile_pages_in_each_language(new_context, person, fake
     server = person
     folder = ARTIFACTS / slug(request.node.name)
     folder.mkdir(parents=True, exist_ok=True)
-    context = new_context(viewport=MOBILE)
+    context = new_context()  # (phone-sized, as every context here)
     context.add_cookies([{"name": "locale", "value": tag, "url": server.url}])
     page = context.new_page()
     errors = []
