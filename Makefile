@@ -51,7 +51,7 @@ translations-extract: install
 		--sort-by-file --output-file $(TRANSLATIONS)/messages.pot .
 
 translations-update: translations-extract
-	$(BABEL) update --input-file $(TRANSLATIONS)/messages.pot --output-dir $(TRANSLATIONS) --width 100
+	$(BABEL) update --input-file $(TRANSLATIONS)/messages.pot --output-dir $(TRANSLATIONS) --width 100 --ignore-obsolete
 
 translations-compile: install
 	$(BABEL) compile --directory $(TRANSLATIONS) --statistics

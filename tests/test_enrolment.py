@@ -41,6 +41,7 @@ def alice(auth):
 ])
 def test_country_defaults_from_accept_language(alice, client, accept_language, country):
     headers = {"Accept-Language": accept_language} if accept_language else {}
+    client.set_cookie("locale", "en")  # the page in English, the browser's region still counts
     response = client.get("/profile/2fa/enable", headers=headers)
     assert response.status_code == 200
     assert selected_country(response) == country

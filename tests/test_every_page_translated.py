@@ -28,6 +28,8 @@ NAMES = {"sms", "2fa", "utc", "whatsapp", "twilio", "chrome", "windows", "ip", "
          "localhost", "http", "https", "www", "txt"}
 VISIBLE_ATTRIBUTES = re.compile(r'\b(?:aria-label|title|placeholder|alt|content)="([^"]*)"')
 HIDDEN = re.compile(r"<(script|style|svg|template)\b.*?</\1>|<head>.*?</head>", re.S | re.I)
+# Codes and keys (recovery codes, setup keys): random letters, which may spell "it" or "on".
+RANDOM = re.compile(r"\b\w*\d\w*\b|<ul[^>]*font-monospace.*?</ul>|id=\"setup-key\">[^<]*", re.S)
 LINK = re.compile(r"https?://\S+")  # an email's links: addresses, not words
 WORD = re.compile(r"[A-Za-z][A-Za-z'’]+")
 
@@ -36,9 +38,10 @@ def visible_words(page):
     """The words a person reads or hears: the text, and the attributes screen readers and
     browsers show (aria-label, title, placeholder, alt, the meta description)."""
     head_description = re.findall(r'<meta name="description" content="([^"]*)"', page)
-    body = HIDDEN.sub(" ", page)
+    body = RANDOM.sub(" ", HIDDEN.sub(" ", page))
     texts = [re.sub(r"<[^>]+>", " ", body), *VISIBLE_ATTRIBUTES.findall(body), *head_description]
-    return {word.lower().strip("'’") for text in texts for word in WORD.findall(LINK.sub(" ", html.unescape(text)))}
+    return {word.lower().strip("'’") for text in texts
+            for word in WORD.findall(RANDOM.sub(" ", LINK.sub(" ", html.unescape(text))))}
 
 
 def catalog_words(tag):

@@ -118,6 +118,7 @@ def test_rules_are_hints_tied_to_their_field_before_anyone_fails(client, url, fi
 
 @pytest.mark.parametrize(("languages", "example"), [("en-GB,en;q=0.8", "07400 123456"), ("fr-FR", "06 12 34 56 78")])
 def test_the_number_hint_gives_an_example_of_the_country_preselected(alice, languages, example):
+    alice.client.set_cookie("locale", "en")  # English words; the browser's region picks the country
     shown = page(alice.client.get("/profile/2fa/enable", headers={"Accept-Language": languages}))
     assert shown.description_of("phone") == (f"Your mobile number as you dial it in its country, like {example}, "
                                              "or starting with + and the country code.")

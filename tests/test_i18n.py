@@ -286,9 +286,10 @@ def test_each_catalog_is_compiled_from_its_current_po():
         mo_file = po_file.with_suffix(".mo")
         assert mo_file.is_file(), f"{mo_file} is missing: run make translations-compile"
         with po_file.open("rb") as po, mo_file.open("rb") as mo:
-            wanted = {m.id if isinstance(m.id, str) else tuple(m.id): m.string
-                      for m in read_po(po) if m.id and m.string and not m.fuzzy}
-            compiled = {m.id if isinstance(m.id, str) else tuple(m.id): m.string for m in read_mo(mo) if m.id}
+            def entries(messages):
+                return {m.id if isinstance(m.id, str) else tuple(m.id): m.string if isinstance(m.string, str)
+                        else tuple(m.string) for m in messages if m.id and m.string and not m.fuzzy}
+            wanted, compiled = entries(read_po(po)), entries(read_mo(mo))
         assert compiled == wanted, f"{mo_file} is older than its .po: run make translations-compile"
 
 

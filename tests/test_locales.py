@@ -140,7 +140,7 @@ def test_a_locale_verify_refuses_is_retried_without_one(auth, fake, caplog):
     assert response.headers.get("Location") == "/profile/2fa/confirm", text(response)
     assert sent_locales(fake) == [("sms", None)]
     assert [r["form"].get("Locale") for r in fake.requests] == ["es", None]
-    assert "We sent a code by text message" in text(auth.client.get("/profile/2fa/confirm"))
+    assert "Enviamos un código por mensaje de texto (SMS)" in text(auth.client.get("/profile/2fa/confirm"))
     assert "refused locale=es" in caplog.text and PHONE not in caplog.text
 
 

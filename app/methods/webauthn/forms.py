@@ -37,7 +37,8 @@ class PasskeyField(HiddenField):
         try:
             self.answer = ceremony.parse_answer(self.data, self.ceremony_type)
         except ceremony.Malformed as problem:
-            raise StopValidation(_(TOO_LONG if str(problem) == "too long" else NOT_AN_ANSWER)) from None
+            refusal = TOO_LONG if str(problem) == "too long" else NOT_AN_ANSWER
+            raise StopValidation(_(refusal)) from None
 
 
 def with_passkey_answer(form_class):
