@@ -200,7 +200,8 @@ def back_here():
 def language_menu():
     """The footer's menu: a form whose parts are written once per language (and per mount point
     of the app); the page adds its CSRF token and its own address. Each language is named in
-    itself, in the order LANGUAGES gives (English first)."""
+    itself, in the order LANGUAGES gives (English first). The label is for screen readers: the
+    names and the button ("Change language") say what it is, and on a phone the three fit one line."""
     head, tail = _menu_parts(request.script_root, ui_language().tag, current_app.config["LANGUAGES"])
     token = g.get("csrf_token") or generate_csrf()  # (the page's forms made it already, as a rule)
     return Markup(f'{head}<input name="csrf_token" type="hidden" value="{token}">\n'
@@ -218,7 +219,7 @@ def _menu_parts(script_root, current, tags):
     head = (f'<footer class="container mt-5 mb-3 pt-3 border-top">\n'
             f'  <form method="post" action="{escape(script_root)}/language" '
             f'class="d-flex flex-wrap align-items-center gap-2">\n    ')
-    tail = (f'    <label for="language-menu" class="mb-0">{escape(words.ugettext(MENU_LABEL))}</label>\n'
+    tail = (f'    <label for="language-menu" class="visually-hidden">{escape(words.ugettext(MENU_LABEL))}</label>\n'
             f'    <select id="language-menu" name="language" class="form-select form-select-sm w-auto">'
             f'{options}\n    </select>\n'
             f'    <button type="submit" class="btn btn-outline-secondary btn-sm">'

@@ -61,7 +61,7 @@ def saved_locale(app, username="alice"):
 def test_english_by_default(client):
     response = client.get("/auth/login")
     assert html_lang(response) == ("en", "ltr")
-    assert "<label for=\"language-menu\" class=\"mb-0\">Language</label>" in page_text(response)
+    assert "<label for=\"language-menu\" class=\"visually-hidden\">Language</label>" in page_text(response)
     assert menu_options(response) == [("en", " selected", "English"), *EVERY_OTHER_LANGUAGE]
 
 
