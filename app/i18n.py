@@ -25,15 +25,17 @@ import contextlib
 import functools
 
 from babel.support import NullTranslations, Translations
-from flask import current_app, g, has_app_context, redirect, request
+from flask import current_app, g, redirect, request
 from flask_babel.speaklater import LazyString
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
+from jinja2 import pass_eval_context
 from markupsafe import Markup, escape
 
 from app.extensions import babel, db
 from app.locales import (
-    SOURCE_LANGUAGE, TRANSLATIONS, babel_locale, complete_languages, language, offered, offered_languages, ui_language,
+    SOURCE_LANGUAGE, TRANSLATIONS, babel_locale, complete_languages, language, offered, offered_languages, page_state,
+    ui_language,
 )
 from app.security import safe_next
 
@@ -61,14 +63,14 @@ def catalog(tag):
 
 def translations():
     """This page's catalog (English, untranslated, outside a request)."""
-    if not has_app_context():  # no `g` to read
+    state = page_state()
+    if state is None:  # no app context
         return _ENGLISH
     try:
-        return g.ui_translations
+        return state.ui_translations
     except AttributeError:
-        pass
-    g.ui_translations = catalog(ui_language().tag)
-    return g.ui_translations
+        state.ui_translations = catalog(ui_language().tag)
+        return state.ui_translations
 
 
 @contextlib.contextmanager
@@ -131,21 +133,38 @@ def lazy_pgettext(context, string, **variables):
 _ = gettext
 
 
-# Templates: Jinja's newstyle gettext does the %(name)s formatting (escaping the values).
-def _template_gettext(string):
-    return translations().ugettext(string)
+# Templates. Jinja's own newstyle callables wrap each word in three calls through the template's
+# context; these do the same in one: the translation, as Markup when the template escapes
+# (HTML, not the .txt mails), always formatted with its %(name)s values (so "%%" is "%" alike).
+# Their own arguments are positional-only, so a value may be called `num` or `string`.
+@pass_eval_context
+def _template_gettext(eval_ctx, string, /, **variables):
+    return _formatted(eval_ctx, translations().ugettext(string), variables)
 
 
-def _template_ngettext(singular, plural, num):
-    return translations().ungettext(singular, plural, num)
+@pass_eval_context
+def _template_ngettext(eval_ctx, singular, plural, num, /, **variables):
+    variables.setdefault("num", num)
+    return _formatted(eval_ctx, translations().ungettext(singular, plural, num), variables)
 
 
-def _template_pgettext(context, string):
-    return translations().upgettext(context, string)
+@pass_eval_context
+def _template_pgettext(eval_ctx, context, string, /, **variables):
+    variables.setdefault("context", context)
+    return _formatted(eval_ctx, translations().upgettext(context, string), variables)
 
 
-def _template_npgettext(context, singular, plural, num):
-    return translations().unpgettext(context, singular, plural, num)
+@pass_eval_context
+def _template_npgettext(eval_ctx, context, singular, plural, num, /, **variables):
+    variables.setdefault("context", context)
+    variables.setdefault("num", num)
+    return _formatted(eval_ctx, translations().unpgettext(context, singular, plural, num), variables)
+
+
+def _formatted(eval_ctx, translated, variables):
+    if eval_ctx.autoescape:
+        translated = Markup(translated)
+    return translated % variables if variables or "%" in translated else translated
 
 
 def wtforms_translations():
@@ -171,12 +190,12 @@ DESCRIPTION = N_("Your account, protected by two-factor authentication: a code b
 def head_links():
     """The page's description (search engines show it) and its icons, in the page's language,
     written once per language."""
-    from app.assets import asset_url
-
     tag = ui_language().tag
     try:
         return _HEAD_LINKS[request.script_root, tag]
     except KeyError:
+        from app.assets import asset_url
+
         links = Markup(
             f'<meta name="description" content="{escape(catalog(tag).ugettext(DESCRIPTION))}">\n'
             f'  <link rel="icon" href="{asset_url("static", "favicon.ico")}" sizes="32x32">\n'
@@ -185,6 +204,33 @@ def head_links():
 
 
 _HEAD_LINKS = {}  # (mount point, language tag) -> the head's description and icon links
+
+# What the page scripts say, passed to them as data attributes (the scripts hold no words).
+SCRIPT_WORDS = {
+    # static/webauthn.js, while it waits for the browser and when the browser fails
+    "passkey": (
+        ("waiting", N_("Waiting for your passkey or security key…")),
+        ("cancelled", N_("Nothing was done: the request was cancelled or timed out. Try again, or use another way.")),
+        ("exists", N_("This passkey or security key is already set up for your account.")),
+        ("bad-address", N_("Passkeys don't work at this address. Open the site by its name (for example localhost, "
+                           "not 127.0.0.1).")),
+        ("failed", N_("Your browser couldn't use a passkey just now. Try again, or use another way.")),
+    ),
+}
+
+
+def script_words(script):
+    """`data-<script>-<name>="…"` attributes holding a script's words in the page's language."""
+    return _script_words(script, ui_language().tag)
+
+
+@functools.lru_cache(maxsize=64)
+def _script_words(script, tag):
+    words = catalog(tag)
+    return Markup(" ".join(f'data-{script}-{name}="{escape(words.ugettext(message))}"'
+                           for name, message in SCRIPT_WORDS[script]))
+
+
 MENU_LABEL = N_("Language")
 MENU_BUTTON = N_("Change language")
 
@@ -264,14 +310,17 @@ def init_app(app):
         default_translation_directories=str(TRANSLATIONS),
         locale_selector=babel_locale,
     )
-    # Flask-Babel installed its own template gettext (and its date filters); these replace the former.
-    app.jinja_env.install_gettext_callables(
-        gettext=_template_gettext, ngettext=_template_ngettext, pgettext=_template_pgettext,
-        npgettext=_template_npgettext, newstyle=True,
+    # Flask-Babel installed Jinja's i18n extension (for {% trans %}) with its own callables, and
+    # its date filters; these callables replace the former.
+    app.jinja_env.newstyle_gettext = True
+    app.jinja_env.globals.update(
+        _=_template_gettext, gettext=_template_gettext, ngettext=_template_ngettext,
+        pgettext=_template_pgettext, npgettext=_template_npgettext,
     )
     from app.dates import utc_text
 
     app.jinja_env.globals.update(ui_language=ui_language, language_menu=language_menu, head_links=head_links,
+                                 script_words=script_words,
                                  utc_moment=utc_text)
     app.after_request(vary_by_language)
     app.add_url_rule("/language", "choose_language", choose_language, methods=["POST"])

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from babel import Locale
 from flask import current_app, g, has_request_context, request, session
+from flask.globals import _cv_app
 from flask_login import current_user
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
@@ -264,11 +265,19 @@ def chosen_language(account=True):
     return offered(cookie) if cookie else None
 
 
+def page_state():
+    """The `g` of the app context in use, None outside one. A page asks for its language and its
+    catalog a few dozen times (each word it shows): Flask's context variable, read here directly,
+    answers in a tenth of the time the `g` proxy takes."""
+    context = _cv_app.get(None)
+    return None if context is None else context.g
+
+
 def ui_language():
     """The Language of this request's pages (decided once per request); English outside one."""
     try:
-        return g.ui_language
-    except AttributeError:
+        return page_state().ui_language
+    except AttributeError:  # not decided yet, or no app context (None)
         pass
     if not has_request_context():
         return language(SOURCE_LANGUAGE)

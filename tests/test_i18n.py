@@ -331,6 +331,38 @@ def test_a_catalog_is_loaded_once_per_process(app, client, monkeypatch):
         "locale:es", "translations:en", "translations:es"], loads
 
 
+def render(app, source, language="es", autoescape=True):
+    with app.test_request_context("/", headers={"Accept-Language": language}):
+        return app.jinja_env.from_string(
+            source if autoescape else f"{{% autoescape false %}}{source}{{% endautoescape %}}").render()
+
+
+def test_template_words_are_translated_and_formatted_as_jinjas_newstyle_gettext(app):
+    """The templates' _, ngettext and pgettext (app/i18n.py) answer as Jinja's own newstyle ones:
+    the page's language; values escaped in HTML and left alone in text (the .txt mails); always a
+    format string, so "%%" is "%" with or without values."""
+    assert render(app, '{{ _("Log in") }}') == "Iniciar sesión"
+    assert render(app, '{{ _("Log in") }}', language="en") == "Log in"
+    assert render(app, '{{ pgettext("two-factor authentication is", "On") }}') == "Activada"
+    assert render(app, '{{ _("Hello %(name)s", name="<b>") }}') == "Hello &lt;b&gt;"
+    assert render(app, '{{ _("Hello %(name)s", name="<b>") }}', autoescape=False) == "Hello <b>"
+    assert render(app, '{{ _("100%% sure") }}') == "100% sure"
+    assert render(app, '{{ _("a <i>word</i>") }}') == "a <i>word</i>"  # the catalog's markup is the page's
+    tries = '"Incorrect code. You have %(num)d try left.", "Incorrect code. You have %(num)d tries left."'
+    assert render(app, f'{{{{ ngettext({tries}, 1) }}}}') == "Código incorrecto. Te queda 1 intento."
+    assert render(app, f'{{{{ ngettext({tries}, 3) }}}}') == "Código incorrecto. Te quedan 3 intentos."
+    assert render(app, '{{ ngettext("%(num)s day", "%(num)s days", 3, num="<3>") }}') == "&lt;3&gt; days"
+    assert render(app, '{% trans who="<i>" %}Hello {{ who }}{% endtrans %}') == "Hello &lt;i&gt;"
+
+
+def test_a_scripts_words_are_attributes_in_the_pages_language(app, client):
+    html = page_text(client.get("/auth/login", headers={"Accept-Language": "es"}))
+    found = dict(re.findall(r'data-passkey-(waiting|cancelled|exists|bad-address|failed)="([^"]*)"', html))
+    assert set(found) == {"waiting", "cancelled", "exists", "bad-address", "failed"}
+    assert found["waiting"] == "Esperando tu llave de acceso o llave de seguridad…"
+    assert found["bad-address"].startswith("Las llaves de acceso no funcionan")
+
+
 # -- nothing slower: no statement added ----------------------------------------------------------
 
 def test_an_anonymous_page_in_any_language_runs_no_statement(client, statements):
