@@ -2,9 +2,12 @@
 
 All three run at once under the same gunicorn config and environment (bench/harness.py); wrk
 (1 thread, 8 connections) loads one at a time, in alternating order round after round, so that
-whatever else the machine does falls on all three alike. Reported per round and as medians:
-this app ÷ Flask-Security-Too and this app ÷ bare Flask, with the workers' CPU per request (a
-figure the shared cores disturb less) and their resident memory after the rounds.
+whatever else the machine does falls on all three alike. Each request comes on a new connection
+(`Connection: close`): on eight kept-alive connections one gunicorn worker often took them all
+while the other stayed idle, which halved a server's figure in about half the runs, at random.
+Reported per round and as medians: this app ÷ Flask-Security-Too and this app ÷ bare Flask, with
+the workers' CPU per request (a figure the shared cores disturb less) and their resident memory
+after the rounds.
 
     Flask-Security-Too  bench/fst_app.py in bench/.venv-fst, SMS two-factor on: GET /login
     bare Flask          bench/baseline_app.py: this app's login page HTML as a string
@@ -33,7 +36,7 @@ UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 
 def wrk(url, seconds, header=None):
     """One wrk run: requests/s, failed requests (non-2xx answers and socket errors), p50 and p99 in ms."""
-    extra = ["-H", f"{header[0]}: {header[1]}"] if header else []
+    extra = ["-H", "Connection: close"] + (["-H", f"{header[0]}: {header[1]}"] if header else [])
     done = subprocess.run([WRK, f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", *extra, url],
                           capture_output=True, text=True, timeout=seconds + 60)
     if done.returncode:
@@ -121,7 +124,8 @@ def section(result):
     lines = [
         "### Login page: this app, Flask-Security-Too, bare Flask",
         "",
-        f"`GET` of the login page with wrk ({THREADS} thread, {CONNECTIONS} connections), {len(rounds)} "
+        f"`GET` of the login page with wrk ({THREADS} thread, {CONNECTIONS} connections, a new one for each "
+        f"request), {len(rounds)} "
         f"alternating rounds of {result['seconds']} s per server, all three under the same gunicorn config "
         f"and environment. Flask-Security-Too {result['fst_version']} with SMS two-factor, as its "
         "documentation shows (`bench/fst_app.py`); bare Flask returns this app's login HTML byte for byte "
