@@ -6,6 +6,8 @@
     throughput   GET of the login page: this app against Flask-Security-Too and bare Flask (wrk)
     load_run     many people for a minute, then each worker's memory
     brownout     Twilio hanging: the login page for others, and the wait for the 503 page
+    lighthouse   Lighthouse's scores for the login, code and profile pages (only when named:
+                 it needs Node and Lighthouse)
 
 A run: a temporary folder and databases, the fake Twilio Verify in this process, the schema made
 by `flask db upgrade`, 100 people with 2FA on; the same environment for every server
@@ -24,13 +26,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import brownout, harness, load_run, logins, people, profiles, queries, throughput
+from bench import brownout, harness, lighthouse, load_run, logins, people, profiles, queries, throughput
 from bench.harness import GUNICORN_CONF, ROOT, Run, log
 
 FIGURES = {"queries": queries, "logins": logins, "profiles": profiles, "throughput": throughput,
-           "load_run": load_run, "brownout": brownout}
+           "load_run": load_run, "brownout": brownout, "lighthouse": lighthouse}
 QUICK = ("queries", "logins", "throughput")
-REPORT_ORDER = ("throughput", "logins", "queries", "load_run", "brownout", "profiles")
+ON_REQUEST = ("lighthouse",)  # measured only when --only names them
+REPORT_ORDER = ("throughput", "logins", "queries", "load_run", "brownout", "lighthouse", "profiles")
 
 
 def server_model(env):
@@ -102,7 +105,8 @@ def main(argv=None):
                                                           "create databases; the bench makes and drops its own")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, databases)")
     args = parser.parse_args(argv)
-    chosen = args.only.split(",") if args.only else list(QUICK if args.quick else FIGURES)
+    chosen = args.only.split(",") if args.only else [
+        name for name in (QUICK if args.quick else FIGURES) if name not in ON_REQUEST]
     unknown = [name for name in chosen if name not in FIGURES]
     if unknown:
         parser.error(f"unknown figure(s): {', '.join(unknown)}")
