@@ -76,6 +76,12 @@ def audit(run, url, cookies, name):
     found = json.loads(report.read_text())
     if found["finalDisplayedUrl"] != url:  # e.g. sent to the login page: not the page meant
         raise RuntimeError(f"lighthouse asked for {url} and was sent to {found['finalDisplayedUrl']}")
+    return scores_of(found)
+
+
+def scores_of(found):
+    """From Lighthouse's JSON report: each category's score out of 100, and the audits that count
+    in it (a weight) and did not pass in full."""
     scores = {key: round(100 * found["categories"][key]["score"]) for key in CATEGORIES}
     short = {key: [ref["id"] for ref in found["categories"][key]["auditRefs"]
                    if ref.get("weight") and (found["audits"][ref["id"]].get("score") or 0) < 1

@@ -11,7 +11,7 @@ from werkzeug.security import generate_password_hash
 
 from app.extensions import db
 from app.models import User
-from bench import harness, profiles, throughput
+from bench import harness, lighthouse, profiles, throughput
 from bench.logins import PasswordCheckTimer
 from bench.people import FlowError, csrf_token
 from tests.conftest import PASSWORD
@@ -45,6 +45,36 @@ def test_wrk_report_is_read_with_its_units_and_every_failure():
 def test_wrk_report_without_failures():
     clean = "\n".join(line for line in WRK_REPORT.splitlines() if "errors" not in line and "Non-2xx" not in line)
     assert throughput.parse_wrk(clean)["failed"] == 0
+
+
+def lighthouse_report(**audits):
+    """A Lighthouse JSON report whose audits score as given (1 unless named), each in one category."""
+    every = {"first-contentful-paint": 1, "color-contrast": 1, "errors-in-console": 1, "meta-description": 1,
+             "uses-text-compression": 0.5, **audits}
+    weights = {"first-contentful-paint": 10, "color-contrast": 7, "errors-in-console": 1, "meta-description": 1,
+               "uses-text-compression": 0}  # an opportunity: it counts in no score
+    homes = {"performance": ["first-contentful-paint", "uses-text-compression"], "accessibility": ["color-contrast"],
+             "best-practices": ["errors-in-console"], "seo": ["meta-description"]}
+    categories = {
+        key: {"score": min(every[name] for name in names if weights[name]),
+              "auditRefs": [{"id": name, "weight": weights[name]} for name in names]}
+        for key, names in homes.items()}
+    return {"finalDisplayedUrl": "http://127.0.0.1/auth/login", "categories": categories,
+            "audits": {name: {"score": score, "scoreDisplayMode": "binary" if score in (0, 1) else "numeric"}
+                       for name, score in every.items()}}
+
+
+def test_lighthouse_scores_and_what_kept_them_below_100():
+    found = lighthouse.scores_of(lighthouse_report(**{"color-contrast": 0, "first-contentful-paint": 0.9}))
+    assert found["scores"] == {"performance": 90, "accessibility": 0, "best-practices": 100, "seo": 100}
+    assert found["short"] == {"performance": ["first-contentful-paint"], "accessibility": ["color-contrast"],
+                              "best-practices": [], "seo": []}
+    result = {"package": "lighthouse", "pages": {"login (ar)": found,
+                                                 "code (ar)": lighthouse.scores_of(lighthouse_report())}}
+    assert [(t.figure, t.met) for t in lighthouse.targets(result)] == [("90 / 0 / 100 / 100", False),
+                                                                      ("100 / 100 / 100 / 100", True)]
+    assert "| login (ar) | 90 | 0 | 100 | 100 | first-contentful-paint (performance), color-contrast " \
+           "(accessibility) |" in lighthouse.section(result)
 
 
 @pytest.mark.parametrize("values, fraction, expected", [
