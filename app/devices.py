@@ -18,7 +18,10 @@ SOME_BROWSER = N_("Browser")
 _BROWSER_NAMES = {name for _token, name in BROWSERS} | {SOME_BROWSER}
 _SYSTEM_NAMES = {name for _token, name in PLATFORMS}
 # What is stored, or shown, when nothing better is known about a browser or its network.
-UNKNOWN = frozenset({N_("Unknown"), N_("Unknown browser"), N_("an unknown network"), N_("command line")})
+UNKNOWN_BROWSER = N_("Unknown browser")
+# Translators: where a session was last used from, in place of a network address ("from an unknown network").
+UNKNOWN_NETWORK = N_("an unknown network")
+UNKNOWN = frozenset({N_("Unknown"), UNKNOWN_BROWSER, UNKNOWN_NETWORK, N_("command line")})
 
 
 def in_words(description):

@@ -7,8 +7,9 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import has_request_context
 
+from app import devices
 from app.extensions import db
-from app.i18n import N_, _
+from app.i18n import N_, _, ngettext
 from app.models import SecurityEvent, utcnow
 from app.security import client_ip, short_user_agent
 
@@ -94,6 +95,7 @@ FIXED_DETAILS = frozenset({
     N_("with a passkey or security key"),
     N_("with a recovery code"),
     N_("while confirming it's you"),
+    N_("on a remembered browser"),
 })
 
 
@@ -103,23 +105,57 @@ def in_words(kind):
     return _(words) if words else kind
 
 
-# Details naming a way to log in are stored in English (methods.describe with methods.english);
-# they are shown with the same words in the page's language.
-METHOD_DETAILS = [
-    (re.compile(r"Phone (?P<phone>\+.*)"), N_("Phone %(phone)s")),
-    (re.compile(r"Authenticator app '(?P<name>.*)'"), N_("Authenticator app '%(name)s'")),
-    (re.compile(r"Passkey '(?P<name>.*)'"), N_("Passkey '%(name)s'")),
-]
+# Details with a name, a number or an address in them, in the shapes they are stored in (English,
+# as app/ writes them); each is shown as a whole sentence in the page's language. A part that is
+# itself a detail (the method an operator removed) is put in words too; a browser or a network is
+# put in words as the sessions page does (devices.in_words).
+DETAIL_SHAPES = [(re.compile(pattern), words) for pattern, words in (  # the first that matches
+    # A way to log in that an operator removed, or whose passkey was refused (a method within)
+    (r"(?P<method>.+), by an operator", N_("%(method)s, by an operator")),
+    (r"(?P<method>.+): signature count (?P<count>\d+), after (?P<stored>\d+)",
+     N_("%(method)s: signature count %(count)s, after %(stored)s")),
+    # A way to log in (methods.describe with methods.english)
+    (r"Phone (?P<phone>\+.*)", N_("Phone %(phone)s")),
+    (r"Authenticator app '(?P<name>.*)'", N_("Authenticator app '%(name)s'")),
+    (r"Passkey '(?P<name>.*)'", N_("Passkey '%(name)s'")),
+    # A code sent (codes.send_code, codes.EVENT_CHANNEL_WORDS)
+    (r"by text to (?P<phone>\+.*)", N_("by text to %(phone)s")),
+    (r"by voice call to (?P<phone>\+.*)", N_("by voice call to %(phone)s")),
+    (r"by WhatsApp to (?P<phone>\+.*)", N_("by WhatsApp to %(phone)s")),
+    # An email address added, changed, or sent a reset link
+    (r"to (?P<address>\S+@\S+)", N_("to %(address)s")),
+    # A recovery code used (auth/recovery_step.used_event)
+    # Translators: how many recovery codes are left, after one was used.
+    (r"(?P<num>\d+) left", lambda num: ngettext("%(num)d left", "%(num)d left", int(num))),
+    # Translators: how many recovery codes are left, after one was used to confirm it's you.
+    (r"to confirm it's you, (?P<num>\d+) left",
+     lambda num: ngettext("to confirm it's you, %(num)d left", "to confirm it's you, %(num)d left", int(num))),
+    (r"with a passkey \('(?P<name>.*)'\), without a password", N_("with a passkey ('%(name)s'), without a password")),
+    # A session ended from the sessions page: its browser and network (profile/sessions.py).
+    # Translators: a browser and the network it was last used from, as in "Chrome on Windows, 203.0.113.7".
+    (r"(?P<browser>[^,]+ on [^,]+|Unknown browser|Unknown), (?P<network>[0-9A-Fa-f.:/]+|an unknown network)",
+     N_("%(browser)s, %(network)s")),
+)]
 
 
 def detail_in_words(detail):
+    """An event's detail, stored in English, in the page's language; a detail of no known shape
+    is shown as stored."""
     if detail in FIXED_DETAILS:
         return _(detail)
-    for pattern, words in METHOD_DETAILS:
+    for pattern, words in DETAIL_SHAPES:
         found = pattern.fullmatch(detail)
         if found:
-            return _(words, **found.groupdict())
+            return _detail_words(words, found.groupdict())
     return detail
+
+
+def _detail_words(words, parts):
+    if "method" in parts:
+        parts["method"] = detail_in_words(parts["method"])
+    if "browser" in parts:
+        parts["browser"], parts["network"] = devices.in_words(parts["browser"]), devices.in_words(parts["network"])
+    return words(**parts) if callable(words) else _(words, **parts)
 
 
 def record(kind, user=None, detail="", commit=True, store=True):

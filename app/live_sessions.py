@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 
 from flask import current_app
 
-from app.i18n import _
+from app.devices import UNKNOWN_BROWSER, UNKNOWN_NETWORK
 from app.security import AUTH_AT, BROWSER, NETWORK, REMEMBERED
 from app.session_store import store_key
 
@@ -72,9 +72,9 @@ def _live(user, item, current_key):
         return None
     return LiveSession(
         ref=ref_of(item.key),
-        browser=str(data.get(BROWSER) or _("Unknown browser")),
-        # Translators: where a session was last used from, in place of a network address ("from an unknown network").
-        network=str(data.get(NETWORK) or _("an unknown network")),
+        # In English, as stored: pages and events put them in words (devices.in_words).
+        browser=str(data.get(BROWSER) or UNKNOWN_BROWSER),
+        network=str(data.get(NETWORK) or UNKNOWN_NETWORK),
         started_at=started_at,
         last_seen_at=max(item.last_seen or started_at, started_at),
         this_browser=item.key == current_key,

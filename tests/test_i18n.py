@@ -538,3 +538,38 @@ def test_a_right_to_left_page_gets_the_right_to_left_stylesheet(client, tag, sty
     page = page_text(client.get("/auth/login"))
     assert html_lang(client.get("/auth/login"))[1] == ("rtl" if tag == "ar" else "ltr")
     assert f'href="{stylesheet}?v=' in page and len(re.findall(r'rel="stylesheet" href="[^"]*bootstrap', page)) == 1
+
+
+# -- security events: stored in English, shown in the page's language --------------------------
+
+def stored_details():
+    """A detail of each shape app/ stores, made by the code that stores it where it can be called."""
+    from app.auth.recovery_step import used_event
+    from app.codes import EVENT_CHANNEL_WORDS
+
+    sent = [f"by {words} to +44 ••• ••• •789" for words in EVENT_CHANNEL_WORDS.values()]
+    return [*sent, used_event(3)[1], used_event(1, "to confirm it's you")[1], "on a remembered browser",
+            "to a•••@e•••.test", "with a passkey ('Laptop'), without a password", "Phone +44 ••• ••• •789, by an operator",
+            "Passkey 'Laptop': signature count 4, after 9", "Chrome on Windows, 203.0.113.7",
+            "Unknown browser, an unknown network", "Unknown, 2001:db8::/64", "Passkey 'Laptop', by an operator"]
+
+
+SPANISH_DETAILS = [
+    "por SMS a +44 ••• ••• •789", "por llamada a +44 ••• ••• •789", "por WhatsApp a +44 ••• ••• •789",
+    "quedan 3", "al confirmar que eres tú, queda 1", "en un navegador recordado", "a a•••@e•••.test",
+    "con una llave de acceso («Laptop»), sin contraseña", "Teléfono +44 ••• ••• •789, por un operador",
+    "Llave de acceso «Laptop»: contador de firmas 4, después de 9", "Chrome en Windows, 203.0.113.7",
+    "Navegador desconocido, una red desconocida", "Desconocido, 2001:db8::/64", "Llave de acceso «Laptop», por un operador",
+]
+
+
+def test_every_shape_of_event_detail_is_shown_in_the_pages_language(app):
+    from app import events
+
+    details = stored_details()
+    with app.test_request_context("/", headers={"Accept-Language": "es"}):
+        assert [events.detail_in_words(detail) for detail in details] == SPANISH_DETAILS
+        assert events.detail_in_words("12") == "12"  # a count alone: shown as stored
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        assert [events.detail_in_words(detail) for detail in details] == details
+
