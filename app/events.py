@@ -133,7 +133,8 @@ DETAIL_SHAPES = [(re.compile(pattern), words) for pattern, words in (  # the fir
     (r"with a passkey \('(?P<name>.*)'\), without a password", N_("with a passkey ('%(name)s'), without a password")),
     # A session ended from the sessions page: its browser and network (profile/sessions.py).
     # Translators: a browser and the network it was last used from, as in "Chrome on Windows, 203.0.113.7".
-    (r"(?P<browser>[^,]+ on [^,]+|Unknown browser|Unknown), (?P<network>[0-9A-Fa-f.:/]+|an unknown network)",
+    (rf"(?P<browser>[^,]+ on [^,]+|{devices.UNKNOWN_BROWSER}|Unknown), "
+     rf"(?P<network>[0-9A-Fa-f.:/]+|{devices.UNKNOWN_NETWORK})",
      N_("%(browser)s, %(network)s")),
 )]
 

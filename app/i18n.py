@@ -313,14 +313,13 @@ def init_app(app):
     # Flask-Babel installed Jinja's i18n extension (for {% trans %}) with its own callables, and
     # its date filters; these callables replace the former.
     app.jinja_env.newstyle_gettext = True
+    from app.dates import utc_text
+
     app.jinja_env.globals.update(
         _=_template_gettext, gettext=_template_gettext, ngettext=_template_ngettext,
         pgettext=_template_pgettext, npgettext=_template_npgettext,
+        ui_language=ui_language, language_menu=language_menu, head_links=head_links, script_words=script_words,
+        utc_moment=utc_text,
     )
-    from app.dates import utc_text
-
-    app.jinja_env.globals.update(ui_language=ui_language, language_menu=language_menu, head_links=head_links,
-                                 script_words=script_words,
-                                 utc_moment=utc_text)
     app.after_request(vary_by_language)
     app.add_url_rule("/language", "choose_language", choose_language, methods=["POST"])
